@@ -1,0 +1,68 @@
+package probe
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+// TLSOptions are the TLS settings shared by every probe that speaks TLS
+// (http, tls, auth, ratelimit, waf). YAML keys are inlined into the spec.
+type TLSOptions struct {
+	CAFile             string `yaml:"ca_file" json:"ca_file,omitempty" doc:"PEM file of CA certificates to trust (besides the system pool)"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" json:"insecure_skip_verify,omitempty" doc:"do not verify the server certificate (the tls probe still reports whether it would verify)"`
+	ServerName         string `yaml:"server_name" json:"server_name,omitempty" doc:"SNI and verification name (default: the URL's host)"`
+}
+
+// Config builds a *tls.Config from the options.
+func (o TLSOptions) Config() (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: o.ServerName, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // user's explicit choice
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// HTTPClient returns a client with these TLS options that never reuses
+// connections across probes and does not follow redirects unless follow is
+// set. Timeouts come from the caller's context.
+func (o TLSOptions) HTTPClient(follow bool, maxRedirects int) (*http.Client, error) {
+	cfg, err := o.Config()
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		Proxy:                 nil, // probes talk to the target, never via a proxy from the environment
+		TLSClientConfig:       cfg,
+		TLSHandshakeTimeout:   10 * time.Second,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	c := &http.Client{Transport: tr}
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !follow {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return c, nil
+}

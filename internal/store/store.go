@@ -1,0 +1,135 @@
+// Package store keeps runs and their results. One interface, one contract
+// suite (storetest), one implementation per backend (sqlite now, postgres
+// later). Reports read only what is stored here.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Status of one checkpoint's result.
+type Status string
+
+const (
+	StatusPass    Status = "pass"
+	StatusFail    Status = "fail"    // a blocking, enforced checkpoint failed
+	StatusWarn    Status = "warn"    // a non-blocking (or mode: warn) checkpoint failed
+	StatusError   Status = "error"   // the probe could not run: refused, DNS, timeout, bad expression value
+	StatusSkipped Status = "skipped" // not run, with the reason in Message (e.g. a dependency failed)
+	StatusPending Status = "pending" // manual: waits for an attestation by its owner
+)
+
+// Statuses lists every status in report order.
+var Statuses = []Status{StatusPass, StatusFail, StatusWarn, StatusError, StatusSkipped, StatusPending}
+
+// RunState is where a run is in its life.
+type RunState string
+
+const (
+	RunRunning     RunState = "running"
+	RunCompleted   RunState = "completed"
+	RunInterrupted RunState = "interrupted" // cancelled, killed, or crashed: holds every result it reported
+)
+
+// Verdict of a run.
+type Verdict string
+
+const (
+	VerdictReady    Verdict = "ready"
+	VerdictNotReady Verdict = "not_ready"
+)
+
+// Run is one execution of a checklist.
+type Run struct {
+	ID              string         `json:"run_id"`
+	Checklist       string         `json:"checklist"`
+	ChecklistDigest string         `json:"checklist_sha256"`
+	ChecklistFile   string         `json:"checklist_file,omitempty"`
+	Environment     string         `json:"environment,omitempty"`
+	StartedAt       time.Time      `json:"started_at"`
+	FinishedAt      *time.Time     `json:"finished_at"`
+	State           RunState       `json:"state"`
+	Verdict         Verdict        `json:"verdict,omitempty"`
+	Summary         map[Status]int `json:"summary"`
+	Total           int            `json:"total"` // checkpoints planned
+	Host            string         `json:"host,omitempty"`
+	PID             int            `json:"pid,omitempty"` // of the process running it, to detect a crash
+}
+
+// Result is one checkpoint's outcome in one run. It keeps what it judged:
+// the observation, the expression and the values the expression read, so a
+// failure can be understood without running it again.
+type Result struct {
+	RunID       string          `json:"-"`
+	Seq         int             `json:"-"` // order in which it was recorded
+	ID          string          `json:"id"`
+	Title       string          `json:"title"`
+	Domain      string          `json:"domain"`
+	Category    string          `json:"category"`
+	Owner       string          `json:"owner"`
+	Severity    string          `json:"severity"`
+	Mode        string          `json:"mode"`
+	Kind        string          `json:"kind,omitempty"` // probe kind, "" for manual
+	Validation  string          `json:"validation,omitempty"`
+	Controls    []string        `json:"controls,omitempty"`
+	Tags        []string        `json:"tags,omitempty"`
+	Status      Status          `json:"status"`
+	Message     string          `json:"message"`
+	Expect      string          `json:"expect,omitempty"`
+	Values      json.RawMessage `json:"values,omitempty"`      // what the expression read, redacted
+	Observation json.RawMessage `json:"observation,omitempty"` // redacted
+	Log         []string        `json:"log,omitempty"`
+	StartedAt   time.Time       `json:"started_at"`
+	DurationMS  float64         `json:"duration_ms"`
+	Attempts    int             `json:"attempts"`
+}
+
+// Manual reports whether the checkpoint needs a person (no probe).
+func (r *Result) Manual() bool { return r.Kind == "" }
+
+// RunFilter narrows ListRuns.
+type RunFilter struct {
+	Checklist string
+	Limit     int // 0: no limit
+}
+
+// ErrNotFound is returned for an unknown run.
+var ErrNotFound = errors.New("not found")
+
+// ErrAmbiguous is returned when a run id prefix matches more than one run.
+var ErrAmbiguous = errors.New("ambiguous run id")
+
+// Store is PRF's persistence. Every method is safe for concurrent use.
+// AddResults is durable when it returns: a crash or kill after that loses
+// none of those results.
+type Store interface {
+	CreateRun(ctx context.Context, run *Run) error
+	AddResults(ctx context.Context, runID string, results []Result) error
+	// FinishRun sets the run's final state, verdict, summary and end time.
+	FinishRun(ctx context.Context, run *Run) error
+	// GetRun finds a run by id or by a unique id prefix.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// Results of a run, in the order they were recorded.
+	Results(ctx context.Context, runID string) ([]Result, error)
+	// RecoverInterrupted marks as interrupted every run still `running`
+	// whose process is gone (alive reports whether host/pid still runs),
+	// fills in its summary from the stored results, and returns their ids.
+	RecoverInterrupted(ctx context.Context, alive func(host string, pid int) bool) ([]string, error)
+	Close() error
+}
+
+// Summarize counts results by status.
+func Summarize(results []Result) map[Status]int {
+	m := make(map[Status]int, len(Statuses))
+	for _, s := range Statuses {
+		m[s] = 0
+	}
+	for _, r := range results {
+		m[r.Status]++
+	}
+	return m
+}
