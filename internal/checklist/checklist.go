@@ -1,0 +1,117 @@
+// Package checklist is PRF's model of a checklist as code: the YAML format,
+// strict loading with file:line:col errors, variables, secret references
+// and lint.
+package checklist
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/prfhq/prf/internal/expect"
+	"github.com/prfhq/prf/internal/probe"
+)
+
+// Version is the checklist format version this build reads.
+const Version = 1
+
+// Domains a checkpoint can belong to, in the document's order.
+var Domains = []string{
+	"infrastructure", "application", "security", "performance", "operations",
+	"backup", "compliance", "deployment", "post-deployment", "rollback", "approval",
+}
+
+// Severities: a failed blocking checkpoint makes a run not ready; warning
+// and info failures are reported as warn.
+const (
+	SeverityBlocking = "blocking"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+// Severities lists the valid severities.
+var Severities = []string{SeverityBlocking, SeverityWarning, SeverityInfo}
+
+// Modes: enforce (default) counts in the verdict; warn reports a failure but
+// never blocks; shadow runs and stores but leaves the verdict alone, so a
+// team can trial a check and later see how many runs it would have blocked.
+const (
+	ModeEnforce = "enforce"
+	ModeWarn    = "warn"
+	ModeShadow  = "shadow"
+)
+
+// Modes lists the valid modes.
+var Modes = []string{ModeEnforce, ModeWarn, ModeShadow}
+
+// DefaultTimeout applies to a checkpoint without `timeout`.
+const DefaultTimeout = 30 * time.Second
+
+// Checklist is a loaded, validated checklist.
+type Checklist struct {
+	Version     int               `yaml:"version" doc:"format version, 1"`
+	Name        string            `yaml:"name" doc:"name of the checklist, shown in reports and used to group runs"`
+	Description string            `yaml:"description" doc:"free text"`
+	Vars        map[string]string `yaml:"vars" doc:"variables, used as ${vars.NAME} in probe settings and expect"`
+	Secrets     map[string]string `yaml:"secrets" doc:"secret references (env:NAME or file:PATH), used as ${secrets.NAME} in probe settings; resolved at run time, never stored or printed"`
+	Checkpoints []*Checkpoint     `yaml:"checkpoints" doc:"the checkpoints"`
+	Pos         Positions         `yaml:"-" json:"-"`
+
+	File   string `yaml:"-"` // where it was loaded from
+	Digest string `yaml:"-"` // SHA-256 of the file's bytes, hex
+}
+
+// Checkpoint is one row of the checklist.
+type Checkpoint struct {
+	ID          string        `yaml:"id" doc:"unique, stable, dotted id (e.g. sec.tls.version)"`
+	Title       string        `yaml:"title" doc:"what is checked, as the document words it"`
+	Description string        `yaml:"description" doc:"free text"`
+	Domain      string        `yaml:"domain" doc:"one of the document's domains"`
+	Category    string        `yaml:"category" doc:"group inside the domain (the document's table or component)"`
+	Owner       string        `yaml:"owner" doc:"the role that owns it (e.g. DevOps Lead); attests it when manual"`
+	Severity    string        `yaml:"severity" doc:"blocking (default), warning or info"`
+	Mode        string        `yaml:"mode" doc:"enforce (default), warn (report, never block) or shadow (run and store, leave out of the verdict)"`
+	Validation  string        `yaml:"validation" doc:"the document's validation method, shown in reports"`
+	Controls    []string      `yaml:"controls" doc:"compliance references, e.g. NIST-800-53:SC-8"`
+	Tags        []string      `yaml:"tags" doc:"free labels, for selecting checkpoints"`
+	DependsOn   []string      `yaml:"depends_on" doc:"ids that must pass first; if one does not, this one is skipped"`
+	Timeout     time.Duration `yaml:"timeout" doc:"per attempt (default 30s)"`
+	Retries     int           `yaml:"retries" doc:"extra attempts after a failure or error, with backoff (default 0)"`
+	RetryDelay  time.Duration `yaml:"retry_delay" doc:"first backoff delay, doubled each retry (default 1s)"`
+	ProbeNode   yaml.Node     `yaml:"probe" doc:"the probe: kind plus its settings"`
+	Expect      string        `yaml:"expect" doc:"CEL expression over the probe's observation that must hold"`
+	ManualNode  yaml.Node     `yaml:"manual" doc:"true, or {evidence, instructions}: needs an attestation by the owner"`
+	Pos         Positions     `yaml:"-" json:"-"`
+
+	// Set by Load.
+	Kind    string          `yaml:"-"` // probe kind, "" when manual
+	Manual  *Manual         `yaml:"-"`
+	Program *expect.Program `yaml:"-"`
+	// probeKind is the registry entry, settings the probe mapping without `kind`.
+	probeKind probe.Kind
+	settings  *yaml.Node
+}
+
+// Manual describes what a manual checkpoint needs from its owner.
+type Manual struct {
+	Evidence     string `yaml:"evidence" doc:"the evidence that satisfies it"`
+	Instructions string `yaml:"instructions" doc:"how to check it"`
+}
+
+// Blocking reports whether a failure of cp can make a run not ready.
+func (cp *Checkpoint) Blocking() bool {
+	return cp.Severity == SeverityBlocking && cp.Mode == ModeEnforce
+}
+
+// ProbeKind returns the registry entry of an automated checkpoint.
+func (cp *Checkpoint) ProbeKind() probe.Kind { return cp.probeKind }
+
+// Lookup returns the checkpoint with id.
+func (c *Checklist) Lookup(id string) *Checkpoint {
+	for _, cp := range c.Checkpoints {
+		if cp.ID == id {
+			return cp
+		}
+	}
+	return nil
+}

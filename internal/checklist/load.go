@@ -1,0 +1,497 @@
+package checklist
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/prfhq/prf/internal/expect"
+	"github.com/prfhq/prf/internal/probe"
+)
+
+// Options control loading.
+type Options struct {
+	// Registry of probe kinds; nil means probe.Default().
+	Registry *probe.Registry
+	// Vars override the file's vars (from --var NAME=VALUE).
+	Vars map[string]string
+	// ResolveSecrets makes an unresolvable secret reference an error (lint
+	// and check do; loading for a report does not).
+	ResolveSecrets bool
+}
+
+// Load reads and validates a checklist file. The error, if any, is Errors
+// listing every problem with its file:line:col.
+func Load(path string, opts Options) (*Checklist, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read checklist: %w", err)
+	}
+	return Parse(data, path, opts)
+}
+
+// Parse validates a checklist held in memory; file names it in errors.
+func Parse(data []byte, file string, opts Options) (*Checklist, error) {
+	if opts.Registry == nil {
+		opts.Registry = probe.Default()
+	}
+	sum := sha256.Sum256(data)
+	var errs Errors
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		line, msg := yamlErrorLine(err)
+		errs.add(&Error{File: file, Line: line, Col: 1, Msg: msg})
+		return nil, errs.err()
+	}
+	c := &Checklist{File: file, Digest: hex.EncodeToString(sum[:])}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		errs.add(&Error{File: file, Line: 1, Col: 1, Msg: "empty checklist"})
+		return nil, errs.err()
+	}
+	d := &decoder{errs: &errs, file: file}
+	d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	if len(errs) > 0 && c.Pos == nil {
+		return nil, errs.err()
+	}
+	l := &loader{c: c, errs: &errs, file: file, opts: opts}
+	l.validate()
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlErrorLine(err error) (int, string) {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n, m[2]
+	}
+	return 1, strings.TrimPrefix(msg, "yaml: ")
+}
+
+type loader struct {
+	c    *Checklist
+	errs *Errors
+	file string
+	opts Options
+}
+
+func (l *loader) errAt(p Pos, id, field, format string, args ...any) {
+	l.errs.add(&Error{File: l.file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+func (l *loader) validate() {
+	c := l.c
+	if c.Version != Version {
+		l.errAt(c.Pos.at("version"), "", "version", "unsupported version %d (this prf reads version %d)", c.Version, Version)
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		l.errAt(c.Pos.at("name"), "", "name", "is required")
+	}
+	for k, v := range l.opts.Vars {
+		if c.Vars == nil {
+			c.Vars = map[string]string{}
+		}
+		c.Vars[k] = v
+	}
+	for _, k := range sortedKeys(c.Secrets) {
+		p := c.Pos.at("secrets")
+		if !nameRE.MatchString(k) {
+			l.errAt(p, "", "secrets."+k, "invalid name (letters, digits, _)")
+		}
+		if err := checkSecretRef(c.Secrets[k]); err != nil {
+			l.errAt(p, "", "secrets."+k, "%v", err)
+			continue
+		}
+		if l.opts.ResolveSecrets {
+			if _, err := ResolveSecret(c.Secrets[k]); err != nil {
+				l.errAt(p, "", "secrets."+k, "cannot resolve: %v", err)
+			}
+		}
+	}
+	if len(c.Checkpoints) == 0 {
+		l.errAt(c.Pos.at("checkpoints"), "", "checkpoints", "at least one checkpoint is required")
+	}
+	ids := map[string]*Checkpoint{}
+	for i, cp := range c.Checkpoints {
+		if cp == nil {
+			l.errAt(c.Pos.at("checkpoints"), "", fmt.Sprintf("checkpoints[%d]", i), "empty checkpoint")
+			continue
+		}
+		l.checkpoint(cp)
+		if cp.ID == "" {
+			continue
+		}
+		if prev, dup := ids[cp.ID]; dup {
+			l.errAt(cp.Pos.at("id"), cp.ID, "id", "duplicate id (first at line %d)", prev.Pos.at("id").Line)
+			continue
+		}
+		ids[cp.ID] = cp
+	}
+	l.dependencies(ids)
+}
+
+func (p Positions) at(key string) Pos {
+	if v, ok := p[key]; ok {
+		return v
+	}
+	return p[""]
+}
+
+func (l *loader) checkpoint(cp *Checkpoint) {
+	id := cp.ID
+	switch {
+	case id == "":
+		l.errAt(cp.Pos.at(""), "", "id", "is required")
+	case !idRE.MatchString(id):
+		l.errAt(cp.Pos.at("id"), id, "id", "invalid id (letters, digits, - and _ in dot-separated parts)")
+	}
+	if strings.TrimSpace(cp.Title) == "" {
+		l.errAt(cp.Pos.at(""), id, "title", "is required")
+	}
+	if cp.Domain == "" {
+		l.errAt(cp.Pos.at(""), id, "domain", "is required (one of %s)", strings.Join(Domains, ", "))
+	} else if !slices.Contains(Domains, cp.Domain) {
+		l.errAt(cp.Pos.at("domain"), id, "domain", "unknown domain %q (one of %s)", cp.Domain, strings.Join(Domains, ", "))
+	}
+	if strings.TrimSpace(cp.Owner) == "" {
+		l.errAt(cp.Pos.at(""), id, "owner", "is required (the role that owns it)")
+	}
+	if cp.Severity == "" {
+		cp.Severity = SeverityBlocking
+	} else if !slices.Contains(Severities, cp.Severity) {
+		l.errAt(cp.Pos.at("severity"), id, "severity", "unknown severity %q (one of %s)", cp.Severity, strings.Join(Severities, ", "))
+	}
+	if cp.Mode == "" {
+		cp.Mode = ModeEnforce
+	} else if !slices.Contains(Modes, cp.Mode) {
+		l.errAt(cp.Pos.at("mode"), id, "mode", "unknown mode %q (one of %s)", cp.Mode, strings.Join(Modes, ", "))
+	}
+	if cp.Retries < 0 || cp.Retries > 10 {
+		l.errAt(cp.Pos.at("retries"), id, "retries", "must be between 0 and 10")
+	}
+	if cp.Timeout == 0 {
+		cp.Timeout = DefaultTimeout
+	}
+	for i, ctl := range cp.Controls {
+		if fw, ref, ok := strings.Cut(ctl, ":"); !ok || fw == "" || ref == "" {
+			l.errAt(cp.Pos.at("controls"), id, fmt.Sprintf("controls[%d]", i), "control %q: want FRAMEWORK:REF, e.g. NIST-800-53:SC-8", ctl)
+		}
+	}
+	hasProbe := cp.ProbeNode.Kind != 0
+	hasManual := cp.ManualNode.Kind != 0 && !(cp.ManualNode.Kind == yaml.ScalarNode && cp.ManualNode.Value == "false")
+	switch {
+	case hasProbe && hasManual:
+		l.errAt(cp.Pos.at("manual"), id, "manual", "a checkpoint has either probe or manual, not both")
+	case !hasProbe && !hasManual:
+		l.errAt(cp.Pos.at(""), id, "probe", "a checkpoint needs a probe (with expect) or manual")
+	case hasManual:
+		l.manual(cp)
+		if cp.Expect != "" {
+			l.errAt(cp.Pos.at("expect"), id, "expect", "a manual checkpoint has no expect")
+		}
+	default:
+		l.probe(cp)
+	}
+}
+
+func (l *loader) manual(cp *Checkpoint) {
+	n := &cp.ManualNode
+	m := &Manual{}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!bool" && n.Value == "true":
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
+		m.Evidence = n.Value
+	case n.Kind == yaml.MappingNode:
+		d := &decoder{errs: l.errs, file: l.file, id: cp.ID, prefix: "manual."}
+		d.decode(n, reflect.ValueOf(m).Elem(), "")
+	default:
+		l.errAt(posOf(n), cp.ID, "manual", "want true, the evidence as text, or {evidence, instructions}")
+		return
+	}
+	cp.Manual = m
+}
+
+func (l *loader) probe(cp *Checkpoint) {
+	n := &cp.ProbeNode
+	if n.Kind != yaml.MappingNode {
+		l.errAt(posOf(n), cp.ID, "probe", "expected a mapping with kind and settings, got %s", kindName(n))
+		return
+	}
+	settings := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	var kindNode *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			kindNode = n.Content[i+1]
+			continue
+		}
+		settings.Content = append(settings.Content, n.Content[i], n.Content[i+1])
+	}
+	if kindNode == nil {
+		l.errAt(posOf(n), cp.ID, "probe.kind", "is required (one of %s)", strings.Join(l.opts.Registry.Names(), ", "))
+		return
+	}
+	k, ok := l.opts.Registry.Lookup(kindNode.Value)
+	if !ok {
+		l.errAt(posOf(kindNode), cp.ID, "probe.kind", "unknown probe kind %q (one of %s)", kindNode.Value, strings.Join(l.opts.Registry.Names(), ", "))
+		return
+	}
+	cp.Kind, cp.probeKind, cp.settings = k.Name, k, settings
+	// Decode at load time with secrets as placeholders, to report unknown
+	// settings, wrong types and invalid values with their position.
+	var errs Errors
+	spec := l.c.decodeSpec(cp, &errs, func(ref string) (string, error) {
+		return l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil })
+	})
+	for _, e := range errs {
+		l.errs.add(e)
+	}
+	if len(errs) == 0 {
+		if err := spec.Validate(); err != nil {
+			l.specError(cp, err)
+		}
+	}
+	if strings.TrimSpace(cp.Expect) == "" {
+		l.errAt(cp.Pos.at(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
+		return
+	}
+	src, err := interpolate(cp.Expect, func(ref string) (string, error) {
+		if strings.HasPrefix(ref, "secrets.") {
+			return "", fmt.Errorf("secrets cannot be used in expect")
+		}
+		return l.c.lookupRef(ref, nil)
+	})
+	if err != nil {
+		l.errAt(cp.Pos.at("expect"), cp.ID, "expect", "%v", err)
+		return
+	}
+	prog, err := expect.Compile(src, k.Fields())
+	if err != nil {
+		var ces expect.CompileErrors
+		if errors.As(err, &ces) {
+			for _, ce := range ces {
+				l.errs.add(&Error{File: l.file, ID: cp.ID, Field: "expect", Msg: ce.Msg + fieldsHint(ce.Msg, k),
+					Line: exprPos(cp, ce).Line, Col: exprPos(cp, ce).Col})
+			}
+			return
+		}
+		l.errAt(cp.Pos.at("expect"), cp.ID, "expect", "%v", err)
+		return
+	}
+	cp.Program = prog
+}
+
+func fieldsHint(msg string, k probe.Kind) string {
+	if !strings.Contains(msg, "undeclared reference") {
+		return ""
+	}
+	f := k.Fields()
+	sort.Strings(f)
+	return fmt.Sprintf(" (a %s observation has: %s)", k.Name, strings.Join(f, ", "))
+}
+
+// exprPos maps a position inside the expression to the file.
+func exprPos(cp *Checkpoint, ce *expect.CompileError) Pos {
+	p := cp.Pos.at("expect")
+	switch p.style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// Block scalar: the expression starts on the next line; its
+		// indentation is not recorded, so the column is approximate.
+		return Pos{Line: p.Line + ce.Line, Col: p.Col + ce.Col - 1}
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		return Pos{Line: p.Line + ce.Line - 1, Col: p.Col + ce.Col}
+	}
+	return Pos{Line: p.Line + ce.Line - 1, Col: p.Col + ce.Col - 1}
+}
+
+// specError places a probe Validate error on its field.
+func (l *loader) specError(cp *Checkpoint, err error) {
+	var fe *probe.FieldError
+	if errors.As(err, &fe) {
+		l.errAt(fieldPos(cp.settings, fe.Field), cp.ID, "probe."+fe.Field, "%s", fe.Msg)
+		return
+	}
+	l.errAt(posOf(cp.settings), cp.ID, "probe", "%v", err)
+}
+
+// fieldPos finds a dotted field's value in a mapping, falling back to the
+// deepest mapping found.
+func fieldPos(n *yaml.Node, field string) Pos {
+	p := posOf(n)
+	for _, part := range strings.Split(field, ".") {
+		part, _, _ = strings.Cut(part, "[")
+		if n == nil || n.Kind != yaml.MappingNode {
+			return p
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return p
+		}
+		n, p = next, posOf(next)
+	}
+	return p
+}
+
+func (c *Checklist) decodeSpec(cp *Checkpoint, errs *Errors, lookup func(ref string) (string, error)) probe.Spec {
+	spec := cp.probeKind.NewSpec()
+	d := &decoder{errs: errs, file: c.File, id: cp.ID, prefix: "probe.", interp: func(s string) (string, error) {
+		return interpolate(s, lookup)
+	}}
+	d.decode(cp.settings, reflect.ValueOf(spec).Elem(), "")
+	return spec
+}
+
+// lookupRef resolves "vars.NAME" and, with secret set, "secrets.NAME".
+func (c *Checklist) lookupRef(ref string, secret func(name string) (string, error)) (string, error) {
+	ns, name, _ := strings.Cut(ref, ".")
+	switch ns {
+	case "vars":
+		v, ok := c.Vars[name]
+		if !ok {
+			return "", fmt.Errorf("undefined variable ${%s}", ref)
+		}
+		return v, nil
+	case "secrets":
+		if _, ok := c.Secrets[name]; !ok {
+			return "", fmt.Errorf("undeclared secret ${%s} (declare it under secrets:)", ref)
+		}
+		if secret == nil {
+			return "", fmt.Errorf("secrets cannot be used here")
+		}
+		return secret(name)
+	}
+	return "", fmt.Errorf("unknown reference ${%s} (want ${vars.NAME} or ${secrets.NAME})", ref)
+}
+
+// Secrets holds resolved secret values for one run. Never store or print it.
+type Secrets map[string]string
+
+// ResolveSecrets resolves every declared secret.
+func (c *Checklist) ResolveSecrets() (Secrets, error) {
+	s := make(Secrets, len(c.Secrets))
+	for _, k := range sortedKeys(c.Secrets) {
+		v, err := ResolveSecret(c.Secrets[k])
+		if err != nil {
+			return nil, fmt.Errorf("secret %q: %w", k, err)
+		}
+		s[k] = v
+	}
+	return s, nil
+}
+
+// Values lists the secret values, for redaction.
+func (s Secrets) Values() []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Spec decodes cp's probe settings for a run, with secrets filled in.
+func (c *Checklist) Spec(cp *Checkpoint, secrets Secrets) (probe.Spec, error) {
+	if cp.settings == nil {
+		return nil, fmt.Errorf("checkpoint %q has no probe", cp.ID)
+	}
+	var errs Errors
+	spec := c.decodeSpec(cp, &errs, func(ref string) (string, error) {
+		return c.lookupRef(ref, func(name string) (string, error) {
+			v, ok := secrets[name]
+			if !ok {
+				return "", fmt.Errorf("secret %q is not resolved", name)
+			}
+			return v, nil
+		})
+	})
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	return spec, nil
+}
+
+func (l *loader) dependencies(ids map[string]*Checkpoint) {
+	for _, cp := range l.c.Checkpoints {
+		if cp == nil {
+			continue
+		}
+		for i, dep := range cp.DependsOn {
+			switch {
+			case dep == cp.ID:
+				l.errAt(cp.Pos.at("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "a checkpoint cannot depend on itself")
+			case ids[dep] == nil:
+				l.errAt(cp.Pos.at("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "unknown checkpoint %q", dep)
+			}
+		}
+	}
+	// Cycle detection: depth-first, reporting each cycle once at the
+	// checkpoint where it closes.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var visit func(id string)
+	visit = func(id string) {
+		color[id] = grey
+		stack = append(stack, id)
+		cp := ids[id]
+		for _, dep := range cp.DependsOn {
+			if ids[dep] == nil || dep == id {
+				continue
+			}
+			switch color[dep] {
+			case white:
+				visit(dep)
+			case grey:
+				i := slices.Index(stack, dep)
+				cycle := append(append([]string{}, stack[i:]...), dep)
+				l.errAt(cp.Pos.at("depends_on"), cp.ID, "depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+	}
+	for _, cp := range l.c.Checkpoints {
+		if cp != nil && ids[cp.ID] == cp && color[cp.ID] == white {
+			visit(cp.ID)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,5 @@
+package expect
+
+import "reflect"
+
+var reflectAny = reflect.TypeOf((*any)(nil)).Elem()
