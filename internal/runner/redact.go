@@ -1,0 +1,66 @@
+package runner
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// redactor replaces secret values in everything a run stores or prints.
+type redactor struct {
+	r *strings.Replacer
+}
+
+const redacted = "[REDACTED]"
+
+func newRedactor(secrets []string) *redactor {
+	// Longest first, so a secret that contains another is replaced whole.
+	s := append([]string(nil), secrets...)
+	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
+	var pairs []string
+	for _, v := range s {
+		if len(v) < 4 {
+			// Too short to redact without mangling ordinary text; such a
+			// secret is weak anyway, and lint could say so.
+			continue
+		}
+		pairs = append(pairs, v, redacted)
+	}
+	if len(pairs) == 0 {
+		return &redactor{}
+	}
+	return &redactor{r: strings.NewReplacer(pairs...)}
+}
+
+func (r *redactor) String(s string) string {
+	if r.r == nil {
+		return s
+	}
+	return r.r.Replace(s)
+}
+
+// Value redacts every string inside a flattened observation, map keys too,
+// and turns it into plain JSON-ready values (durations as strings).
+func (r *redactor) Value(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.String(x)
+	case time.Duration:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.String(k)] = r.Value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.Value(e)
+		}
+		return out
+	}
+	return v
+}

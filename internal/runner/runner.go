@@ -1,0 +1,468 @@
+// Package runner plans and runs a checklist: dependencies, concurrency,
+// timeouts, retries with backoff, cancellation. It knows no probe kind and
+// no report format: it turns checkpoints into stored results and events.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/expect"
+	"github.com/prfhq/prf/internal/probe"
+	"github.com/prfhq/prf/internal/store"
+)
+
+// DefaultConcurrency is how many checkpoints run at once by default.
+const DefaultConcurrency = 32
+
+// Recorder is the part of the store the runner writes to.
+type Recorder interface {
+	CreateRun(ctx context.Context, run *store.Run) error
+	AddResults(ctx context.Context, runID string, results []store.Result) error
+	FinishRun(ctx context.Context, run *store.Run) error
+}
+
+// EventType names what happened.
+type EventType string
+
+const (
+	EventRunStarted  EventType = "run_started"
+	EventStarted     EventType = "checkpoint_started"
+	EventFinished    EventType = "checkpoint_finished" // the result is stored
+	EventRunFinished EventType = "run_finished"
+)
+
+// Event is what the runner emits. Observers are called from several
+// goroutines and must be safe for concurrent use and quick.
+type Event struct {
+	Type       EventType
+	Run        *store.Run // for run events
+	Checkpoint *checklist.Checkpoint
+	Result     *store.Result // for EventFinished
+}
+
+// Options configure a run.
+type Options struct {
+	Concurrency int    // default DefaultConcurrency
+	Environment string // label stored with the run
+	Observer    func(Event)
+	// Secrets are the resolved secret values; nil resolves them from the
+	// checklist's references.
+	Secrets checklist.Secrets
+	// Select, when set, runs only the checkpoints it returns true for (and
+	// not their dependencies: a dependency left out counts as not passed).
+	Select func(cp *checklist.Checkpoint) bool
+	// RunID overrides the generated id (tests).
+	RunID string
+}
+
+// Run executes the checklist and stores its run and results in rec. It
+// returns the finished run; when ctx is cancelled the run is stored as
+// interrupted with every result that had finished, and Run returns it with
+// ctx's error.
+func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Options) (*store.Run, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	secrets := opts.Secrets
+	if secrets == nil {
+		var err error
+		if secrets, err = cl.ResolveSecrets(); err != nil {
+			return nil, err
+		}
+	}
+	cps := cl.Checkpoints
+	if opts.Select != nil {
+		cps = nil
+		for _, cp := range cl.Checkpoints {
+			if opts.Select(cp) {
+				cps = append(cps, cp)
+			}
+		}
+	}
+	host, _ := os.Hostname()
+	run := &store.Run{
+		ID:              opts.RunID,
+		Checklist:       cl.Name,
+		ChecklistDigest: cl.Digest,
+		ChecklistFile:   cl.File,
+		Environment:     opts.Environment,
+		StartedAt:       time.Now().UTC(),
+		State:           store.RunRunning,
+		Total:           len(cps),
+		Host:            host,
+		PID:             os.Getpid(),
+	}
+	if run.ID == "" {
+		run.ID = NewRunID(run.StartedAt)
+	}
+	// The store outlives cancellation: finishing the run must still work
+	// after ctx is done.
+	storeCtx := context.WithoutCancel(ctx)
+	if err := rec.CreateRun(storeCtx, run); err != nil {
+		return nil, fmt.Errorf("create run: %w", err)
+	}
+	r := &runner{
+		rec:     rec,
+		cl:      cl,
+		opts:    opts,
+		secrets: secrets,
+		redact:  newRedactor(secrets.Values()),
+		nodes:   make(map[string]*node, len(cps)),
+		results: make(chan store.Result, opts.Concurrency*4),
+	}
+	r.emit(Event{Type: EventRunStarted, Run: run})
+	for _, cp := range cps {
+		r.nodes[cp.ID] = &node{cp: cp, done: make(chan struct{})}
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var recErr error
+	var all []store.Result
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		all, recErr = r.record(storeCtx, run.ID, cancel)
+	}()
+
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, cp := range cps {
+		n := r.nodes[cp.ID]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runNode(runCtx, n, sem)
+		}()
+	}
+	wg.Wait()
+	close(r.results)
+	<-recDone
+
+	now := time.Now().UTC()
+	run.FinishedAt = &now
+	run.Summary = store.Summarize(all)
+	run.State = store.RunCompleted
+	if ctx.Err() != nil || recErr != nil || len(all) < len(cps) {
+		run.State = store.RunInterrupted
+	}
+	run.Verdict = Verdict(run.State, all)
+	if err := rec.FinishRun(storeCtx, run); err != nil {
+		return run, errors.Join(recErr, fmt.Errorf("finish run: %w", err))
+	}
+	r.emit(Event{Type: EventRunFinished, Run: run})
+	if recErr != nil {
+		return run, recErr
+	}
+	if ctx.Err() != nil {
+		return run, ctx.Err()
+	}
+	return run, nil
+}
+
+// Verdict is ready only for a completed run in which every enforced,
+// blocking checkpoint passed.
+func Verdict(state store.RunState, results []store.Result) store.Verdict {
+	if state != store.RunCompleted {
+		return store.VerdictNotReady
+	}
+	for _, r := range results {
+		if Blocks(r) {
+			return store.VerdictNotReady
+		}
+	}
+	return store.VerdictReady
+}
+
+// Blocks reports whether a result keeps its run from being ready.
+func Blocks(r store.Result) bool {
+	if r.Mode != checklist.ModeEnforce || r.Severity != checklist.SeverityBlocking {
+		return false
+	}
+	return r.Status != store.StatusPass
+}
+
+// NewRunID returns a time-ordered id such as 20261125-193012-3f9a1c.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+type node struct {
+	cp     *checklist.Checkpoint
+	done   chan struct{} // closed when status is set
+	status store.Status
+	ok     bool // a result was produced (not dropped by cancellation)
+}
+
+type runner struct {
+	rec     Recorder
+	cl      *checklist.Checklist
+	opts    Options
+	secrets checklist.Secrets
+	redact  *redactor
+	nodes   map[string]*node
+	results chan store.Result
+}
+
+func (r *runner) emit(e Event) {
+	if r.opts.Observer != nil {
+		r.opts.Observer(e)
+	}
+}
+
+// record stores results in batches (group commit) and reports each one only
+// once it is durable. On a store error it cancels the run.
+func (r *runner) record(ctx context.Context, runID string, cancel context.CancelFunc) ([]store.Result, error) {
+	var all []store.Result
+	batch := make([]store.Result, 0, 256)
+	var failed error
+	for res := range r.results {
+		batch = append(batch[:0], res)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case more, ok := <-r.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
+		if failed != nil {
+			continue // drain the channel so workers finish
+		}
+		for i := range batch {
+			batch[i].Seq = len(all) + i + 1
+		}
+		if err := r.addResults(ctx, runID, batch); err != nil {
+			failed = fmt.Errorf("store results: %w", err)
+			cancel()
+			continue
+		}
+		for i := range batch {
+			all = append(all, batch[i])
+			res := &all[len(all)-1]
+			r.emit(Event{Type: EventFinished, Checkpoint: r.nodes[res.ID].cp, Result: res})
+		}
+	}
+	return all, failed
+}
+
+func (r *runner) addResults(ctx context.Context, runID string, batch []store.Result) error {
+	return r.rec.AddResults(ctx, runID, batch)
+}
+
+func (r *runner) runNode(ctx context.Context, n *node, sem chan struct{}) {
+	defer close(n.done)
+	cp := n.cp
+	// Wait for dependencies.
+	for _, dep := range cp.DependsOn {
+		d, ok := r.nodes[dep]
+		if !ok {
+			n.finish(r, skipped(cp, fmt.Sprintf("dependency %q is not part of this run", dep)))
+			return
+		}
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return
+		}
+		if !d.ok {
+			return // the dependency was cut short by cancellation
+		}
+		if d.status != store.StatusPass {
+			n.finish(r, skipped(cp, fmt.Sprintf("dependency %q is %s", dep, d.status)))
+			return
+		}
+	}
+	if cp.Manual != nil {
+		res := baseResult(cp)
+		res.Status = store.StatusPending
+		res.Message = "needs an attestation by " + cp.Owner
+		if cp.Manual.Evidence != "" {
+			res.Message += ": " + cp.Manual.Evidence
+		}
+		res.StartedAt = time.Now().UTC()
+		n.finish(r, res)
+		return
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-sem }()
+	if ctx.Err() != nil {
+		return
+	}
+	r.emit(Event{Type: EventStarted, Checkpoint: cp})
+	res := r.execute(ctx, cp)
+	if ctx.Err() != nil {
+		return // interrupted: an unfinished check is not a result
+	}
+	n.finish(r, res)
+}
+
+func (n *node) finish(r *runner, res store.Result) {
+	n.status, n.ok = res.Status, true
+	r.results <- res
+}
+
+func baseResult(cp *checklist.Checkpoint) store.Result {
+	return store.Result{
+		ID:         cp.ID,
+		Title:      cp.Title,
+		Domain:     cp.Domain,
+		Category:   cp.Category,
+		Owner:      cp.Owner,
+		Severity:   cp.Severity,
+		Mode:       cp.Mode,
+		Kind:       cp.Kind,
+		Validation: cp.Validation,
+		Controls:   cp.Controls,
+		Tags:       cp.Tags,
+		Expect:     cp.Expect,
+	}
+}
+
+func skipped(cp *checklist.Checkpoint, why string) store.Result {
+	res := baseResult(cp)
+	res.Status = store.StatusSkipped
+	res.Message = why
+	res.StartedAt = time.Now().UTC()
+	return res
+}
+
+// execute runs cp's probe with retries and judges the observation.
+func (r *runner) execute(ctx context.Context, cp *checklist.Checkpoint) store.Result {
+	res := baseResult(cp)
+	res.StartedAt = time.Now().UTC()
+	start := time.Now()
+	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
+
+	spec, err := r.cl.Spec(cp, r.secrets)
+	if err != nil {
+		res.Status, res.Message, res.Attempts = store.StatusError, r.redact.String(err.Error()), 0
+		return res
+	}
+	delay := cp.RetryDelay
+	if delay <= 0 {
+		delay = time.Second
+	}
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		r.attempt(ctx, cp, spec, &res)
+		if res.Status == store.StatusPass || attempt > cp.Retries || ctx.Err() != nil {
+			return res
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res
+		}
+		delay *= 2
+	}
+}
+
+const maxLogLines = 50
+
+func (r *runner) attempt(ctx context.Context, cp *checklist.Checkpoint, spec probe.Spec, res *store.Result) {
+	kind := cp.ProbeKind()
+	actx, cancel := context.WithTimeout(ctx, cp.Timeout)
+	defer cancel()
+
+	var mu sync.Mutex
+	var logs []string
+	env := probe.Env{Logf: func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(logs) < maxLogLines {
+			logs = append(logs, r.redact.String(fmt.Sprintf(format, args...)))
+		}
+	}}
+	type outcome struct {
+		obs any
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- outcome{err: fmt.Errorf("probe panicked: %v\n%s", p, debug.Stack())}
+			}
+		}()
+		obs, err := kind.Probe(actx, env, spec)
+		ch <- outcome{obs, err}
+	}()
+	var out outcome
+	select {
+	case out = <-ch:
+	case <-actx.Done():
+		// A probe that ignores its context is abandoned, not waited for:
+		// no probe outlives its timeout.
+		select {
+		case out = <-ch:
+		case <-time.After(100 * time.Millisecond):
+			out = outcome{err: actx.Err()}
+		}
+	}
+	mu.Lock()
+	res.Log = append([]string(nil), logs...)
+	mu.Unlock()
+
+	obs := probe.Flatten(out.obs)
+	res.Observation = r.marshal(obs)
+	if out.err != nil {
+		res.Status = store.StatusError
+		msg := out.err.Error()
+		if errors.Is(out.err, context.DeadlineExceeded) && ctx.Err() == nil {
+			msg = fmt.Sprintf("timed out after %s: %s", cp.Timeout, msg)
+		}
+		res.Message = r.redact.String(fmt.Sprintf("probe %s: %s", kind.Name, msg))
+		res.Values = nil
+		return
+	}
+	v := cp.Program.Eval(obs)
+	res.Values = r.marshal(valuesMap(v.Values))
+	res.Message = r.redact.String(v.Message(cp.Program.Source()))
+	switch {
+	case v.Pass:
+		res.Status = store.StatusPass
+	case cp.Severity == checklist.SeverityBlocking && cp.Mode != checklist.ModeWarn:
+		res.Status = store.StatusFail
+	default:
+		res.Status = store.StatusWarn
+	}
+}
+
+func valuesMap(vs []expect.Value) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = map[string]any{"expr": v.Expr, "value": v.Value}
+	}
+	return out
+}
+
+func (r *runner) marshal(v any) json.RawMessage {
+	b, err := json.Marshal(r.redact.Value(v))
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"marshal_error": err.Error()})
+	}
+	return b
+}

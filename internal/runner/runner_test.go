@@ -1,0 +1,353 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/probe"
+	"github.com/prfhq/prf/internal/store"
+)
+
+// fakeSpec drives the test probe kind.
+type fakeSpec struct {
+	Value     int           `yaml:"value"`
+	Echo      string        `yaml:"echo"`
+	Sleep     time.Duration `yaml:"sleep"`
+	IgnoreCtx bool          `yaml:"ignore_ctx"`
+	FailTimes int           `yaml:"fail_times"` // error on the first N attempts
+	Key       string        `yaml:"key"`
+}
+
+func (s *fakeSpec) Validate() error { return nil }
+
+type fakeObs struct {
+	Value int    `json:"value"`
+	Echo  string `json:"echo"`
+}
+
+type fakeKind struct {
+	mu       sync.Mutex
+	attempts map[string]int
+	inflight atomic.Int32
+	maxSeen  atomic.Int32
+}
+
+func (f *fakeKind) kind() probe.Kind {
+	return probe.Kind{
+		Name:        "fake",
+		Observation: fakeObs{},
+		NewSpec:     func() probe.Spec { return &fakeSpec{} },
+		Probe: func(ctx context.Context, env probe.Env, spec probe.Spec) (any, error) {
+			s := spec.(*fakeSpec)
+			n := f.inflight.Add(1)
+			defer f.inflight.Add(-1)
+			for {
+				m := f.maxSeen.Load()
+				if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			f.mu.Lock()
+			f.attempts[s.Key]++
+			attempt := f.attempts[s.Key]
+			f.mu.Unlock()
+			env.Logf("attempt %d echo %s", attempt, s.Echo)
+			if s.Sleep > 0 {
+				if s.IgnoreCtx {
+					time.Sleep(s.Sleep)
+				} else {
+					select {
+					case <-time.After(s.Sleep):
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				}
+			}
+			if attempt <= s.FailTimes {
+				return nil, fmt.Errorf("connection refused (attempt %d, echo %s)", attempt, s.Echo)
+			}
+			return fakeObs{Value: s.Value, Echo: s.Echo}, nil
+		},
+	}
+}
+
+// memStore is a minimal Recorder for runner tests (the real stores have
+// their own contract suite).
+type memStore struct {
+	mu      sync.Mutex
+	runs    map[string]*store.Run
+	results map[string][]store.Result
+	failAdd error
+}
+
+func newMem() *memStore {
+	return &memStore{runs: map[string]*store.Run{}, results: map[string][]store.Result{}}
+}
+
+func (m *memStore) CreateRun(_ context.Context, r *store.Run) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *r
+	m.runs[r.ID] = &c
+	return nil
+}
+
+func (m *memStore) AddResults(_ context.Context, id string, rs []store.Result) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failAdd != nil {
+		return m.failAdd
+	}
+	m.results[id] = append(m.results[id], rs...)
+	return nil
+}
+
+func (m *memStore) FinishRun(_ context.Context, r *store.Run) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *r
+	m.runs[r.ID] = &c
+	return nil
+}
+
+func load(t *testing.T, f *fakeKind, body string) *checklist.Checklist {
+	t.Helper()
+	src := "version: 1\nname: test\nsecrets:\n  pw: env:PRF_RUNNER_PW\ncheckpoints:\n" + body
+	cl, err := checklist.Parse([]byte(src), "test.yaml", checklist.Options{Registry: probe.NewRegistry(f.kind())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func cp(id, extra, probeSettings, expect string) string {
+	s := fmt.Sprintf("  - id: %s\n    title: T %s\n    domain: application\n    owner: Dev Lead\n", id, id)
+	if extra != "" {
+		s += "    " + strings.ReplaceAll(extra, "\n", "\n    ") + "\n"
+	}
+	if probeSettings == "" {
+		return s + "    manual: true\n"
+	}
+	return s + "    probe: {kind: fake, key: " + id + ", " + probeSettings + "}\n    expect: '" + expect + "'\n"
+}
+
+func byID(rs []store.Result) map[string]store.Result {
+	m := map[string]store.Result{}
+	for _, r := range rs {
+		m[r.ID] = r
+	}
+	return m
+}
+
+func TestStatuses(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "hunter2-secret")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f,
+		cp("pass", "", "value: 1", "value == 1")+
+			cp("fail", "", "value: 2", "value == 1")+
+			cp("warnsev", "severity: warning", "value: 2", "value == 1")+
+			cp("warnmode", "mode: warn", "value: 2", "value == 1")+
+			cp("shadow", "mode: shadow", "value: 2", "value == 1")+
+			cp("err", "", "fail_times: 9", "value == 1")+
+			cp("manual", "", "", "")+
+			cp("dep-ok", "depends_on: [pass]", "value: 1", "value == 1")+
+			cp("dep-bad", "depends_on: [fail]", "value: 1", "value == 1")+
+			cp("dep-chain", "depends_on: [dep-bad]", "value: 1", "value == 1")+
+			cp("secret", "", "echo: 'pw=${secrets.pw}'", `echo == "nope"`))
+	mem := newMem()
+	var events sync.Map
+	run, err := Run(context.Background(), cl, mem, Options{Observer: func(e Event) {
+		v, _ := events.LoadOrStore(e.Type, new(atomic.Int32))
+		v.(*atomic.Int32).Add(1)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]store.Status{
+		"pass": store.StatusPass, "fail": store.StatusFail, "warnsev": store.StatusWarn,
+		"warnmode": store.StatusWarn, "shadow": store.StatusFail, "err": store.StatusError,
+		"manual": store.StatusPending, "dep-ok": store.StatusPass, "dep-bad": store.StatusSkipped,
+		"dep-chain": store.StatusSkipped, "secret": store.StatusFail,
+	}
+	got := byID(mem.results[run.ID])
+	if len(got) != len(want) {
+		t.Fatalf("got %d results, want %d", len(got), len(want))
+	}
+	for id, st := range want {
+		if got[id].Status != st {
+			t.Errorf("%s: status %s, want %s (%s)", id, got[id].Status, st, got[id].Message)
+		}
+	}
+	if m := got["fail"].Message; m != "value == 1: got value=2" {
+		t.Errorf("fail message = %q", m)
+	}
+	if m := got["dep-bad"].Message; m != `dependency "fail" is fail` {
+		t.Errorf("dep-bad message = %q", m)
+	}
+	if m := got["err"].Message; !strings.Contains(m, "probe fake: connection refused") {
+		t.Errorf("err message = %q", m)
+	}
+	sec := got["secret"]
+	for _, s := range []string{sec.Message, string(sec.Observation), string(sec.Values), strings.Join(sec.Log, "\n")} {
+		if strings.Contains(s, "hunter2-secret") {
+			t.Errorf("secret leaked: %s", s)
+		}
+		if !strings.Contains(s, redacted) {
+			t.Errorf("want %s in %q", redacted, s)
+		}
+	}
+	var obs map[string]any
+	if err := json.Unmarshal(got["pass"].Observation, &obs); err != nil || obs["value"] != float64(1) {
+		t.Errorf("observation = %s (%v)", got["pass"].Observation, err)
+	}
+	stored := mem.runs[run.ID]
+	if stored.State != store.RunCompleted || stored.Verdict != store.VerdictNotReady || stored.FinishedAt == nil {
+		t.Errorf("run = %+v", stored)
+	}
+	if stored.Summary[store.StatusSkipped] != 2 || stored.Summary[store.StatusPass] != 2 {
+		t.Errorf("summary = %v", stored.Summary)
+	}
+	for typ, n := range map[EventType]int32{EventRunStarted: 1, EventRunFinished: 1, EventFinished: 11, EventStarted: 8} {
+		v, _ := events.Load(typ)
+		if v == nil || v.(*atomic.Int32).Load() != n {
+			t.Errorf("events %s = %v, want %d", typ, v, n)
+		}
+	}
+}
+
+func TestVerdictReady(t *testing.T) {
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f,
+		cp("a", "", "value: 1", "value == 1")+
+			cp("w", "severity: warning", "value: 2", "value == 1")+
+			cp("s", "mode: shadow", "value: 2", "value == 1")+
+			cp("m", "severity: info", "", ""))
+	mem := newMem()
+	t.Setenv("PRF_RUNNER_PW", "x")
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Verdict != store.VerdictReady {
+		t.Errorf("verdict %s, want ready: %+v", run.Verdict, mem.results[run.ID])
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f,
+		cp("flaky", "retries: 2\nretry_delay: 1ms", "fail_times: 2, value: 1", "value == 1")+
+			cp("broken", "retries: 1\nretry_delay: 1ms", "fail_times: 5", "value == 1"))
+	mem := newMem()
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byID(mem.results[run.ID])
+	if r := got["flaky"]; r.Status != store.StatusPass || r.Attempts != 3 {
+		t.Errorf("flaky: %s after %d attempts", r.Status, r.Attempts)
+	}
+	if r := got["broken"]; r.Status != store.StatusError || r.Attempts != 2 {
+		t.Errorf("broken: %s after %d attempts", r.Status, r.Attempts)
+	}
+}
+
+func TestTimeoutAbandonsProbe(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("hang", "timeout: 50ms", "sleep: 1h, ignore_ctx: true", "value == 1")+
+		cp("slow", "timeout: 50ms", "sleep: 1h", "value == 1"))
+	mem := newMem()
+	done := make(chan struct{})
+	var run *store.Run
+	go func() {
+		defer close(done)
+		run, _ = Run(context.Background(), cl, mem, Options{})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not finish: a probe outlived its timeout")
+	}
+	for id, r := range byID(mem.results[run.ID]) {
+		if r.Status != store.StatusError || !strings.Contains(r.Message, "timed out after 50ms") {
+			t.Errorf("%s: %s %q", id, r.Status, r.Message)
+		}
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	var body string
+	for i := 0; i < 12; i++ {
+		body += cp(fmt.Sprintf("c%d", i), "", "sleep: 20ms, value: 1", "value == 1")
+	}
+	cl := load(t, f, body)
+	if _, err := Run(context.Background(), cl, newMem(), Options{Concurrency: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.maxSeen.Load(); m != 3 {
+		t.Errorf("max in flight = %d, want 3", m)
+	}
+}
+
+func TestCancelStoresFinished(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("quick", "", "value: 1", "value == 1")+
+		cp("slow", "", "sleep: 1h", "value == 1")+
+		cp("after", "depends_on: [slow]", "value: 1", "value == 1"))
+	mem := newMem()
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	run, err := Run(ctx, cl, mem, Options{Observer: func(e Event) {
+		if e.Type == EventFinished && e.Result.ID == "quick" {
+			once.Do(cancel)
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	got := byID(mem.results[run.ID])
+	if len(got) != 1 || got["quick"].Status != store.StatusPass {
+		t.Errorf("results = %+v, want only quick", got)
+	}
+	if r := mem.runs[run.ID]; r.State != store.RunInterrupted || r.Verdict != store.VerdictNotReady {
+		t.Errorf("run = %s %s", r.State, r.Verdict)
+	}
+}
+
+func TestStoreFailureAborts(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("a", "", "value: 1", "value == 1")+cp("b", "", "sleep: 1h", "value == 1"))
+	mem := newMem()
+	mem.failAdd = errors.New("disk full")
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	if run.State != store.RunInterrupted {
+		t.Errorf("state = %s", run.State)
+	}
+}
+
+func TestUnresolvedSecret(t *testing.T) {
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("a", "", "value: 1", "value == 1"))
+	t.Setenv("PRF_RUNNER_PW", "")
+	_, err := Run(context.Background(), cl, newMem(), Options{})
+	if err == nil || !strings.Contains(err.Error(), `secret "pw"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
