@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/report"
+	"github.com/prfhq/prf/internal/runner"
+	"github.com/prfhq/prf/internal/store"
+)
+
+type checkOpts struct {
+	File        string
+	Env         string
+	Concurrency int
+	Format      string
+	Out         string
+	Vars        []string
+	Only        []string
+	Tags        []string
+	Quiet       bool
+	Color       bool
+}
+
+func newCheckCmd(d *deps, g *globalOpts, runF func(context.Context, *checkOpts) error) *cobra.Command {
+	o := &checkOpts{}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Run a checklist and report whether the system is ready",
+		Long: `Run every checkpoint of a checklist, in parallel, and store the results.
+
+Automated checkpoints run their probe and judge the observation with their
+expect expression; manual ones are reported pending until their owner
+attests them. A checkpoint whose dependency did not pass is skipped.
+
+Exit status: 0 ready, 1 not ready (a blocking checkpoint failed, errored,
+was skipped or is pending), 2 bad checklist or usage, 3 internal error,
+130 interrupted (the results finished so far are stored).`,
+		Example: `  prf check -f prf.yaml
+  prf check -f prf.yaml --env staging -o junit --out report.xml
+  prf check -f prf.yaml --var base=https://staging.example.test --tag security
+  PRF_DB=/var/lib/prf/prf.db prf check -o markdown > comment.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runCheck(cmd.Context(), d, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.File, "file", "f", "prf.yaml", "checklist file")
+	f.StringVar(&o.Env, "env", "", "environment label stored with the run (e.g. staging, production)")
+	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
+	f.StringVarP(&o.Format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
+	f.StringVar(&o.Out, "out", "", "write the report to this file instead of standard output")
+	f.StringArrayVar(&o.Vars, "var", nil, "override a variable, NAME=VALUE (repeatable)")
+	f.StringSliceVar(&o.Only, "only", nil, "run only these checkpoint ids (comma-separated)")
+	f.StringSliceVar(&o.Tags, "tag", nil, "run only checkpoints with one of these tags")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
+	f.BoolVar(&o.Color, "color", false, "colour the table report")
+	return cmd
+}
+
+func parseVars(kvs []string) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--var %q: want NAME=VALUE", kv)
+		}
+		vars[k] = v
+	}
+	return vars, nil
+}
+
+func runCheck(ctx context.Context, d *deps, g *globalOpts, o *checkOpts) error {
+	format, err := report.New(o.Format, report.Options{Color: o.Color})
+	if err != nil {
+		return usageError{err}
+	}
+	if o.Concurrency < 1 {
+		return usagef("--concurrency must be at least 1")
+	}
+	vars, err := parseVars(o.Vars)
+	if err != nil {
+		return err
+	}
+	cl, err := checklist.Load(o.File, checklist.Options{Vars: vars, ResolveSecrets: true})
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return usageError{fmt.Errorf("%w (create one, or start from 'prf demo checklist')", err)}
+		}
+		return err
+	}
+	sel, err := selector(cl, o.Only, o.Tags)
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return checkAndReport(ctx, d, st, cl, runner.Options{Concurrency: o.Concurrency, Environment: o.Env, Select: sel}, format, o.Out, o.Quiet)
+}
+
+// checkAndReport runs a loaded checklist with progress, then writes the
+// report from the stored results. It is shared by check and demo.
+func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.Checklist, ropts runner.Options, format report.Format, out string, quiet bool) error {
+	var progress *report.Progress
+	if !quiet {
+		progress = report.NewProgress(d.ErrOut, countSelected(cl, ropts.Select), d.Terminal(d.ErrOut))
+		ropts.Observer = func(e runner.Event) {
+			switch e.Type {
+			case runner.EventStarted:
+				progress.Started(e.Checkpoint.ID, e.Checkpoint.Title)
+			case runner.EventFinished:
+				progress.Finished(*e.Result)
+			}
+		}
+	}
+	run, runErr := runner.Run(ctx, cl, st, ropts)
+	if progress != nil {
+		progress.Done()
+	}
+	if run == nil {
+		return runErr
+	}
+	if err := writeStoredReport(context.WithoutCancel(ctx), d, st, run.ID, format, out); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if run.Verdict != store.VerdictReady {
+		return errNotReady
+	}
+	return nil
+}
+
+func countSelected(cl *checklist.Checklist, sel func(*checklist.Checkpoint) bool) int {
+	if sel == nil {
+		return len(cl.Checkpoints)
+	}
+	n := 0
+	for _, cp := range cl.Checkpoints {
+		if sel(cp) {
+			n++
+		}
+	}
+	return n
+}
+
+func selector(cl *checklist.Checklist, only, tags []string) (func(*checklist.Checkpoint) bool, error) {
+	if len(only) == 0 && len(tags) == 0 {
+		return nil, nil
+	}
+	for _, id := range only {
+		if cl.Lookup(id) == nil {
+			return nil, usagef("--only: no checkpoint %q in %s", id, cl.File)
+		}
+	}
+	return func(cp *checklist.Checkpoint) bool {
+		if slices.Contains(only, cp.ID) {
+			return true
+		}
+		for _, t := range tags {
+			if slices.Contains(cp.Tags, t) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// writeStoredReport renders a run from what the store holds, never from
+// memory, so a report always shows what an auditor would find.
+func writeStoredReport(ctx context.Context, d *deps, st store.Store, runID string, format report.Format, out string) error {
+	run, err := st.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	results, err := st.Results(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	rep := &report.Report{Run: *run, Results: results, Tool: "prf " + version}
+	return writeTo(d, out, func(w io.Writer) error { return format.Write(w, rep) })
+}
+
+// writeTo writes to the named file (atomically: a temp file renamed into
+// place) or to standard output.
+func writeTo(d *deps, out string, write func(io.Writer) error) error {
+	if out == "" || out == "-" {
+		return write(d.Out)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".prf-report-*")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", out, err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	fmt.Fprintf(d.ErrOut, "report written to %s\n", out)
+	return nil
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/demo"
+	"github.com/prfhq/prf/internal/report"
+	"github.com/prfhq/prf/internal/runner"
+)
+
+func faultHelp() string {
+	var b strings.Builder
+	for _, f := range demo.Faults() {
+		fmt.Fprintf(&b, "  %-16s %s\n", f.Name, f.Description)
+	}
+	return b.String()
+}
+
+type demoOpts struct {
+	Format      string
+	Out         string
+	Faults      []string
+	Concurrency int
+	Quiet       bool
+	Keep        string
+}
+
+func newDemoCmd(d *deps, g *globalOpts) *cobra.Command {
+	o := &demoOpts{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Start the local reference system and run the demo checklist against it",
+		Long: `Start a local reference system with the document's endpoints (API gateway,
+JWT auth, rate-limited and WAF-protected API, AI inference, blockchain status)
+on 127.0.0.1 over HTTPS, run the demo checklist against it, store the run and
+print the report. Exit status 0 means the run completed, whatever its verdict
+(manual checkpoints stay pending until attested).
+
+Faults make one part misbehave, to watch PRF catch it:
+` + faultHelp(),
+		Example: `  prf demo
+  prf demo --fault no-auth --fault weak-tls
+  prf demo -o markdown --out demo.md
+  prf demo target --listen 127.0.0.1:8443 --ca-out ca.pem     # the system alone
+  prf demo checklist --target https://127.0.0.1:8443 --ca ca.pem > prf.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), d, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
+	f.StringVar(&o.Out, "out", "", "write the report to this file")
+	f.StringArrayVar(&o.Faults, "fault", nil, "inject a fault into the reference system (repeatable)")
+	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
+	f.StringVar(&o.Keep, "keep", "", "also write the demo checklist and the CA certificate into this directory")
+	cmd.AddCommand(newDemoTargetCmd(d), newDemoChecklistCmd(d))
+	return cmd
+}
+
+func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
+	format, err := report.New(o.Format, report.Options{})
+	if err != nil {
+		return usageError{err}
+	}
+	t, err := demo.NewTarget(demo.Options{Faults: o.Faults})
+	if err != nil {
+		return usageError{err}
+	}
+	if err := t.Start(ctx); err != nil {
+		return fmt.Errorf("start reference system: %w", err)
+	}
+	defer t.Close()
+	dir := o.Keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "prf-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	caFile := filepath.Join(dir, "demo-ca.pem")
+	if err := os.WriteFile(caFile, t.CACertPEM(), 0o644); err != nil {
+		return err
+	}
+	src, err := demo.Checklist(demo.ChecklistOptions{Target: t.URL(), CAFile: caFile})
+	if err != nil {
+		return err
+	}
+	clFile := filepath.Join(dir, "prf-demo.yaml")
+	if err := os.WriteFile(clFile, src, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.ErrOut, "reference system at %s", t.URL())
+	if len(o.Faults) > 0 {
+		fmt.Fprintf(d.ErrOut, " with faults: %s", strings.Join(o.Faults, ", "))
+	}
+	fmt.Fprintf(d.ErrOut, "\nchecklist %s\n", clFile)
+	cl, err := checklist.Load(clFile, checklist.Options{})
+	if err != nil {
+		return fmt.Errorf("demo checklist: %w", err)
+	}
+	st, err := g.openStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// The demo login's password is handed over directly; a real checklist
+	// reads it from the environment or a file.
+	secrets := checklist.Secrets{"password": demo.DefaultPassword}
+	err = checkAndReport(ctx, d, st, cl, runner.Options{Concurrency: o.Concurrency, Environment: "demo", Secrets: secrets}, format, o.Out, o.Quiet)
+	if errors.Is(err, errNotReady) {
+		return nil // the demo completed; the verdict is in the report
+	}
+	return err
+}
+
+func newDemoTargetCmd(d *deps) *cobra.Command {
+	var listen, httpListen, caOut string
+	var faults []string
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Run the reference system alone until interrupted",
+		Long: `Run the reference system alone, serving HTTPS on --listen with a
+certificate from a CA made at start (written to --ca-out so that clients can
+trust it), until interrupted. The demo login is user "` + demo.DefaultUsername + `", password in
+$` + demo.PasswordEnv + ` for the demo checklist (default "` + demo.DefaultPassword + `").
+
+Faults:
+` + faultHelp(),
+		Example: `  prf demo target --listen 127.0.0.1:8443 --ca-out ca.pem --fault slow-health`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			pw := d.Getenv(demo.PasswordEnv)
+			t, err := demo.NewTarget(demo.Options{Listen: listen, HTTPListen: httpListen, Faults: faults, Password: pw})
+			if err != nil {
+				return usageError{err}
+			}
+			if err := t.Start(ctx); err != nil {
+				return fmt.Errorf("start reference system: %w", err)
+			}
+			defer t.Close()
+			if caOut != "" {
+				if err := os.WriteFile(caOut, t.CACertPEM(), 0o644); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(d.Out, t.URL())
+			if httpListen != "" {
+				fmt.Fprintln(d.Out, t.HTTPURL())
+			}
+			fmt.Fprintf(d.ErrOut, "reference system running at %s (CA: %s); Ctrl-C stops it\n", t.URL(), dash(caOut))
+			select {
+			case <-ctx.Done():
+			case <-t.Done():
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8443", "HTTPS address")
+	cmd.Flags().StringVar(&httpListen, "http-listen", "", "also serve plain HTTP on this address")
+	cmd.Flags().StringVar(&caOut, "ca-out", "", "write the CA certificate (PEM) to this file")
+	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault (repeatable)")
+	return cmd
+}
+
+func newDemoChecklistCmd(d *deps) *cobra.Command {
+	var target, ca string
+	cmd := &cobra.Command{
+		Use:     "checklist",
+		Short:   "Print the demo checklist for a running reference system",
+		Example: `  prf demo checklist --target https://127.0.0.1:8443 --ca ca.pem > prf.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			src, err := demo.Checklist(demo.ChecklistOptions{Target: target, CAFile: ca})
+			if err != nil {
+				return usageError{err}
+			}
+			_, err = d.Out.Write(src)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&target, "target", "https://127.0.0.1:8443", "base URL of the reference system")
+	cmd.Flags().StringVar(&ca, "ca", "", "PEM file of its CA")
+	return cmd
+}

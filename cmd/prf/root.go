@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/store"
+	"github.com/prfhq/prf/internal/store/sqlite"
+)
+
+// Exit codes, in one place.
+const (
+	exitReady       = 0
+	exitNotReady    = 1
+	exitBadInput    = 2
+	exitInternal    = 3
+	exitInterrupted = 130
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// deps are what commands need from the outside world; tests replace them.
+type deps struct {
+	In       io.Reader
+	Out      io.Writer
+	ErrOut   io.Writer
+	Getenv   func(string) string
+	Terminal func(w io.Writer) bool // is w an interactive terminal
+}
+
+func defaultDeps() *deps {
+	return &deps{
+		In:     os.Stdin,
+		Out:    os.Stdout,
+		ErrOut: os.Stderr,
+		Getenv: os.Getenv,
+		Terminal: func(w io.Writer) bool {
+			f, ok := w.(*os.File)
+			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+		},
+	}
+}
+
+// Error kinds that map to exit codes.
+var (
+	errNotReady = errors.New("not ready")
+)
+
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ce checklist.Errors
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitReady
+	case errors.Is(err, errNotReady):
+		return exitNotReady
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return exitBadInput
+	}
+	return exitInternal
+}
+
+func execute(ctx context.Context, d *deps, args []string) int {
+	root := newRootCmd(d)
+	root.SetArgs(args)
+	root.SetIn(d.In)
+	root.SetOut(d.Out)
+	root.SetErr(d.ErrOut)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, errNotReady) {
+		if code == exitInterrupted {
+			fmt.Fprintln(d.ErrOut, "prf: interrupted")
+		} else {
+			fmt.Fprintf(d.ErrOut, "prf: %v\n", err)
+		}
+	}
+	return code
+}
+
+type globalOpts struct {
+	DB string
+}
+
+func newRootCmd(d *deps) *cobra.Command {
+	g := &globalOpts{}
+	root := &cobra.Command{
+		Use:   "prf",
+		Short: "Production Readiness Framework: a deployment checklist as code that runs",
+		Long: `prf turns a production deployment checklist into code that runs.
+
+A checklist (prf.yaml) lists checkpoints. Each is automated by a probe
+(http, tls, dns, tcp, exec, auth, ratelimit, waf) whose observation a CEL
+expression judges, or is manual and waits for its owner's attestation.
+prf check runs them in parallel, stores every result in SQLite and prints a
+verdict that a CI pipeline can gate on.
+
+Start here:
+  prf demo                       run the built-in demo against a local reference system
+  prf lint -f prf.yaml           check a checklist: every problem with file:line:col
+  prf check -f prf.yaml          run it; exit 0 ready, 1 not ready, 2 bad input
+  prf runs list                  history of runs
+  prf schema > prf.schema.json   JSON Schema for editors`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.PersistentFlags().StringVar(&g.DB, "db", "", "SQLite database file (default $PRF_DB or .prf/prf.db)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
+	})
+	root.AddCommand(
+		newCheckCmd(d, g, nil),
+		newLintCmd(d, nil),
+		newSchemaCmd(d),
+		newRunsCmd(d, g),
+		newDemoCmd(d, g),
+	)
+	return root
+}
+
+// dbPath resolves the database location.
+func (g *globalOpts) dbPath(d *deps) string {
+	if g.DB != "" {
+		return g.DB
+	}
+	if p := d.Getenv("PRF_DB"); p != "" {
+		return p
+	}
+	return filepath.Join(".prf", "prf.db")
+}
+
+// openStore opens the store and marks runs left by a dead process as
+// interrupted, telling the user about them.
+func (g *globalOpts) openStore(ctx context.Context, d *deps) (store.Store, error) {
+	db, err := sqlite.Open(g.dbPath(d))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := db.RecoverInterrupted(ctx, processAlive)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("recover interrupted runs: %w", err)
+	}
+	for _, id := range ids {
+		fmt.Fprintf(d.ErrOut, "prf: run %s did not finish (its process is gone); marked interrupted, its stored results are kept\n", id)
+	}
+	return db, nil
+}
+
+// processAlive reports whether the process that started a run still runs.
+func processAlive(host string, pid int) bool {
+	if h, _ := os.Hostname(); h != host {
+		return true // another machine's run: not ours to judge
+	}
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

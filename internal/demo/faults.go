@@ -1,0 +1,88 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fault names accepted in [Options.Faults].
+const (
+	FaultHealthDown    = "health-down"
+	FaultSlowHealth    = "slow-health"
+	FaultAuthBroken    = "auth-broken"
+	FaultNoAuth        = "no-auth"
+	FaultNoRateLimit   = "no-rate-limit"
+	FaultWAFOff        = "waf-off"
+	FaultAISlow        = "ai-slow"
+	FaultModelUnloaded = "model-unloaded"
+	FaultChainUnsynced = "chain-unsynced"
+	FaultExpiredCert   = "expired-cert"
+	FaultWeakTLS       = "weak-tls"
+)
+
+// ErrUnknownFault is returned (wrapped) by [NewTarget] for a fault name that
+// is not in [Faults].
+var ErrUnknownFault = errors.New("unknown fault")
+
+// Fault is one way the demo target can be made to misbehave.
+type Fault struct {
+	Name        string
+	Description string
+}
+
+// Faults returns every fault the demo target knows, in a stable order.
+func Faults() []Fault {
+	return []Fault{
+		{FaultHealthDown, "/health answers 503 {\"status\":\"unhealthy\"}"},
+		{FaultSlowHealth, "/health takes about 1.5s to answer"},
+		{FaultAuthBroken, "/auth/login answers 500 (/auth/health still says ready)"},
+		{FaultNoAuth, "protected /api/v1 endpoints answer 200 without a token"},
+		{FaultNoRateLimit, "/api/v1/test is not rate limited (never 429)"},
+		{FaultWAFOff, "the WAF lets malicious payloads through to /api/"},
+		{FaultAISlow, "/ai/predict takes about 1.5s to answer"},
+		{FaultModelUnloaded, "/ai/health answers 503 with model_loaded false; /ai/predict 503"},
+		{FaultChainUnsynced, "/blockchain/status says synced false, catching_up true, height stuck"},
+		{FaultExpiredCert, "the server certificate expired yesterday (still signed by the demo CA)"},
+		{FaultWeakTLS, "the server accepts TLS 1.0 and 1.1 with CBC cipher suites"},
+	}
+}
+
+// faultSet is the set of active faults of one target.
+type faultSet map[string]bool
+
+// parseFaults validates names against Faults. Names are trimmed; empty names
+// are skipped; duplicates are harmless.
+func parseFaults(names []string) (faultSet, error) {
+	valid := Faults()
+	set := faultSet{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.ContainsFunc(valid, func(f Fault) bool { return f.Name == n }) {
+			list := make([]string, len(valid))
+			for i, f := range valid {
+				list[i] = f.Name
+			}
+			return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFault, n, strings.Join(list, ", "))
+		}
+		set[n] = true
+	}
+	return set, nil
+}
+
+func (fs faultSet) has(name string) bool { return fs[name] }
+
+// names returns the active faults in the order of Faults.
+func (fs faultSet) names() []string {
+	var out []string
+	for _, f := range Faults() {
+		if fs[f.Name] {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
