@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,7 +236,7 @@ func TestDNSSystemResolverLocalhost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !containsString(obs.Records, "127.0.0.1") || obs.Rcode != "NOERROR" || obs.Resolver != "system" {
+	if !slices.Contains(obs.Records, "127.0.0.1") || obs.Rcode != "NOERROR" || obs.Resolver != "system" {
 		t.Errorf("obs = %+v", obs)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +185,7 @@ func TestHTTPHeadersAndFlatten(t *testing.T) {
 		t.Errorf("latency flattened to %T", flat["latency"])
 	}
 	for _, f := range []string{"status", "headers", "body_text", "body", "body_truncated", "latency", "ttfb", "size", "proto", "redirects", "final_url", "tls"} {
-		if !containsString(k.Fields(), f) {
+		if !slices.Contains(k.Fields(), f) {
 			t.Errorf("observation field %q missing from %v", f, k.Fields())
 		}
 	}

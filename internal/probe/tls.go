@@ -28,8 +28,9 @@ import (
 // (this probe does, for its version handshakes), with every cipher suite Go
 // implements, insecure ones included, so a legacy-only server is found out.
 // Go's server side refuses them unless its config sets MinVersion (or
-// GODEBUG=tls10server=1). In FIPS 140 mode (GODEBUG=fips140=only) Go cannot
-// offer them at all and accepts reports false for both.
+// GODEBUG=tls10server=1). Under GODEBUG=fips140=only Go restricts itself to
+// FIPS-approved versions and suites, so TLS1.0/TLS1.1 read false there
+// whatever the server accepts.
 type TLSSpec struct {
 	Address       string `yaml:"address" json:"address" doc:"host:port to connect to"`
 	TLSOptions    `yaml:",inline"`

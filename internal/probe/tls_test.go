@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -450,7 +451,7 @@ func TestTLSDefaultsFromRegistry(t *testing.T) {
 		t.Fatalf("NewSpec() = %#v, want check_versions and check_hsts on", k.NewSpec())
 	}
 	for _, f := range []string{"version", "cipher", "chain", "days_to_expiry", "expires_at", "hostname_verified", "verify_error", "accepts", "legacy_tls", "hsts", "hsts_max_age"} {
-		if !containsString(k.Fields(), f) {
+		if !slices.Contains(k.Fields(), f) {
 			t.Errorf("observation field %q missing from %v", f, k.Fields())
 		}
 	}
@@ -515,13 +516,4 @@ func checkFieldError(t *testing.T, err error, field string) {
 	if fe.Field != field {
 		t.Fatalf("Validate() names field %q (%v), want %q", fe.Field, err, field)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
