@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func keyString(k reflect.Value) string {
 	if k.Kind() == reflect.String {
 		return k.String()
 	}
-	return strings.TrimSpace(reflect.ValueOf(k.Interface()).String())
+	return fmt.Sprint(k.Interface())
 }
 
 func jsonName(f reflect.StructField) (name string, omitEmpty, ok bool) {

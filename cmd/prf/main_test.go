@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prfhq/prf/internal/store"
+	"github.com/prfhq/prf/internal/store/sqlite"
+)
+
+// TestMain lets tests run prf as a real child process (for kill tests):
+// the test binary re-executed with PRF_TEST_MAIN=1 is prf.
+func TestMain(m *testing.M) {
+	if os.Getenv("PRF_TEST_MAIN") == "1" {
+		os.Exit(run())
+	}
+	os.Exit(m.Run())
+}
+
+func testDeps(out, errOut io.Writer) *deps {
+	return &deps{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(string) string { return "" }, Terminal: func(io.Writer) bool { return false }}
+}
+
+func prf(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = execute(context.Background(), testDeps(&o, &e), args)
+	return code, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// listen returns the address of a loopback listener that accepts
+// connections; answer controls whether it ever writes anything.
+func listen(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func tcpCheckpoint(id, addr, severity string) string {
+	return fmt.Sprintf(`  - id: %s
+    title: Port %s open
+    domain: infrastructure
+    category: Network
+    owner: DevOps Lead
+    severity: %s
+    timeout: 5s
+    probe: {kind: tcp, address: "%s"}
+    expect: connected
+`, id, id, severity, addr)
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	addr := listen(t)
+	closed := func() string { // a port with nothing listening
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		a := ln.Addr().String()
+		ln.Close()
+		return a
+	}()
+	head := "version: 1\nname: t\ncheckpoints:\n"
+	ready := writeFile(t, dir, "ready.yaml", head+tcpCheckpoint("open", addr, "blocking")+tcpCheckpoint("closed", closed, "warning"))
+	notReady := writeFile(t, dir, "notready.yaml", head+tcpCheckpoint("open", addr, "blocking")+tcpCheckpoint("closed", closed, "blocking"))
+	bad := writeFile(t, dir, "bad.yaml", head+"  - id: x\n    titel: y\n")
+	db := filepath.Join(dir, "prf.db")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"ready", []string{"check", "--db", db, "-f", ready, "-q"}, 0, "Verdict     READY"},
+		{"not ready", []string{"check", "--db", db, "-f", notReady, "-q"}, 1, "NOT READY"},
+		{"bad checklist", []string{"check", "--db", db, "-f", bad}, 2, ""},
+		{"missing file", []string{"check", "--db", db, "-f", filepath.Join(dir, "nope.yaml")}, 2, ""},
+		{"bad format", []string{"check", "--db", db, "-f", ready, "-o", "pdf"}, 2, ""},
+		{"bad flag", []string{"check", "--bogus"}, 2, ""},
+		{"lint ok", []string{"lint", "-f", ready}, 0, "ok: 2 checkpoints (2 automated, 0 manual)"},
+		{"lint bad", []string{"lint", "-f", bad}, 2, `bad.yaml:5:5: checkpoint "x": titel: unknown field "titel" (did you mean "title"?)`},
+		{"json", []string{"check", "--db", db, "-f", ready, "-q", "-o", "json"}, 0, `"verdict": "ready"`},
+		{"runs list", []string{"runs", "list", "--db", db}, 0, "completed"},
+		{"runs show last", []string{"runs", "show", "last", "--db", db, "-o", "markdown"}, 0, "| Checkpoint |"},
+		{"runs show unknown", []string{"runs", "show", "nope", "--db", db}, 2, ""},
+		{"schema", []string{"schema"}, 0, `"$schema"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := prf(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.out) {
+				t.Errorf("stdout does not contain %q:\n%s", tc.out, out)
+			}
+		})
+	}
+}
+
+func TestRunsDiff(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "prf.db")
+	addr := listen(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	other := ln.Addr().String()
+	f := writeFile(t, dir, "c.yaml", "version: 1\nname: t\ncheckpoints:\n"+tcpCheckpoint("a", addr, "blocking")+tcpCheckpoint("b", other, "blocking"))
+	if code, out, e := prf(t, "check", "--db", db, "-f", f, "-q"); code != 0 {
+		t.Fatalf("first run: %d\n%s%s", code, out, e)
+	}
+	ln.Close()
+	if code, _, _ := prf(t, "check", "--db", db, "-f", f, "-q"); code != 1 {
+		t.Fatalf("second run: want not ready")
+	}
+	st, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := st.ListRuns(context.Background(), store.RunFilter{})
+	st.Close()
+	code, out, _ := prf(t, "runs", "diff", "--db", db, runs[1].ID, runs[0].ID)
+	if code != 0 || !strings.Contains(out, "b") || !strings.Contains(out, "pass → ❌ fail") || !strings.Contains(out, "connected: got connected=false") {
+		t.Fatalf("diff (%d):\n%s", code, out)
+	}
+}
+
+// A target that accepts connections and never answers: the run still ends
+// within the checkpoints' timeouts, each reported as a timeout error.
+func TestHangingTarget(t *testing.T) {
+	dir := t.TempDir()
+	addr := listen(t)
+	f := writeFile(t, dir, "hang.yaml", fmt.Sprintf(`version: 1
+name: hang
+checkpoints:
+  - id: http
+    title: HTTP to a silent server
+    domain: application
+    owner: DevOps Lead
+    timeout: 500ms
+    probe: {kind: http, url: "http://%[1]s/health"}
+    expect: status == 200
+  - id: tls
+    title: TLS to a silent server
+    domain: security
+    owner: Security Lead
+    timeout: 500ms
+    probe: {kind: tls, address: "%[1]s"}
+    expect: version == "TLS1.3"
+  - id: auth
+    title: Login at a silent server
+    domain: security
+    owner: Security Lead
+    timeout: 500ms
+    probe: {kind: auth, login_url: "http://%[1]s/login", username: u, password: p, protected_url: "http://%[1]s/p"}
+    expect: without_token_status == 401
+  - id: waf
+    title: WAF at a silent server
+    domain: security
+    owner: Security Lead
+    timeout: 500ms
+    probe: {kind: waf, url: "http://%[1]s/api"}
+    expect: block_rate == 1.0
+  - id: rl
+    title: Rate limit at a silent server
+    domain: security
+    owner: Security Lead
+    timeout: 500ms
+    probe: {kind: ratelimit, url: "http://%[1]s/api", requests: 20}
+    expect: limited > 0
+`, addr))
+	db := filepath.Join(dir, "prf.db")
+	start := time.Now()
+	code, out, errOut := prf(t, "check", "--db", db, "-f", f, "-o", "json", "-q")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Generous bound: five 500ms timeouts in parallel, on a shared machine.
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("run took %s", el)
+	}
+	for _, id := range []string{"http", "tls", "auth", "waf", "rl"} {
+		if !strings.Contains(out, `"id": "`+id+`"`) {
+			t.Errorf("no result for %s", id)
+		}
+	}
+	if n := strings.Count(out, `"status": "error"`); n != 5 {
+		t.Errorf("%d errors, want 5:\n%s", n, out)
+	}
+	if !strings.Contains(out, "timed out after 500ms") {
+		t.Errorf("no timeout message:\n%s", out)
+	}
+}
+
+// SIGKILL in the middle of a run loses no reported result, and the next
+// start marks the run interrupted.
+func TestKillLosesNoReportedResult(t *testing.T) {
+	dir := t.TempDir()
+	addr := listen(t)
+	var b strings.Builder
+	b.WriteString("version: 1\nname: kill\ncheckpoints:\n")
+	for i := 0; i < 40; i++ {
+		b.WriteString(tcpCheckpoint(fmt.Sprintf("quick.%02d", i), addr, "blocking"))
+	}
+	for i := 0; i < 4; i++ {
+		fmt.Fprintf(&b, `  - id: slow.%d
+    title: Never answers
+    domain: application
+    owner: DevOps Lead
+    timeout: 1h
+    probe: {kind: http, url: "http://%s/"}
+    expect: status == 200
+`, i, addr)
+	}
+	f := writeFile(t, dir, "kill.yaml", b.String())
+	db := filepath.Join(dir, "prf.db")
+
+	cmd := exec.Command(os.Args[0], "check", "--db", db, "-f", f, "--concurrency", "4")
+	cmd.Env = append(os.Environ(), "PRF_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Progress lines (not a terminal) name each result once it is stored.
+	reported := map[string]bool{}
+	sc := bufio.NewScanner(stderr)
+	deadline := time.After(60 * time.Second)
+	lines := make(chan string)
+	go func() {
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+wait:
+	for len(reported) < 40 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break wait
+			}
+			for _, fld := range strings.Fields(l) {
+				if strings.HasPrefix(fld, "quick.") {
+					reported[fld] = true
+				}
+			}
+		case <-deadline:
+			t.Fatalf("only %d results reported in time", len(reported))
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(reported) != 40 {
+		t.Fatalf("reported %d before the kill", len(reported))
+	}
+
+	st, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.ListRuns(context.Background(), store.RunFilter{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v %v", runs, err)
+	}
+	if runs[0].State != store.RunRunning {
+		t.Errorf("state before recovery = %s", runs[0].State)
+	}
+	results, err := st.Results(context.Background(), runs[0].ID)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for _, r := range results {
+		stored[r.ID] = true
+	}
+	for id := range reported {
+		if !stored[id] {
+			t.Errorf("%s was reported but is not stored", id)
+		}
+	}
+
+	// The next start notices the dead run.
+	code, out, errOut := prf(t, "runs", "list", "--db", db)
+	if code != 0 || !strings.Contains(out, "interrupted") || !strings.Contains(errOut, "marked interrupted") {
+		t.Fatalf("after restart (%d):\n%s\n%s", code, out, errOut)
+	}
+}
+
+// Ctrl-C: the run is stored as interrupted with the finished results.
+func TestInterruptStoresRun(t *testing.T) {
+	dir := t.TempDir()
+	addr := listen(t)
+	f := writeFile(t, dir, "int.yaml", "version: 1\nname: int\ncheckpoints:\n"+tcpCheckpoint("quick", addr, "blocking")+fmt.Sprintf(`  - id: slow
+    title: Never answers
+    domain: application
+    owner: DevOps Lead
+    timeout: 1h
+    probe: {kind: http, url: "http://%s/"}
+    expect: status == 200
+`, addr))
+	db := filepath.Join(dir, "prf.db")
+	cmd := exec.Command(os.Args[0], "check", "--db", db, "-f", f)
+	cmd.Env = append(os.Environ(), "PRF_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdoutPipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the quick result to be stored, then interrupt.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "quick") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	out, _ := io.ReadAll(stdoutPipe)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v\n%s\n%s", err, out, stderr.String())
+	}
+	st, err := sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.ListRuns(context.Background(), store.RunFilter{})
+	if len(runs) != 1 || runs[0].State != store.RunInterrupted || runs[0].Verdict != store.VerdictNotReady {
+		t.Fatalf("runs = %+v", runs)
+	}
+	results, _ := st.Results(context.Background(), runs[0].ID)
+	if len(results) != 1 || results[0].ID != "quick" {
+		t.Errorf("results = %+v", results)
+	}
+	if !strings.Contains(string(out), "interrupted") && !strings.Contains(string(out), "INTERRUPTED") {
+		t.Logf("report:\n%s", out)
+	}
+}
