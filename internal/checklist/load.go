@@ -63,7 +63,7 @@ func Parse(data []byte, file string, opts Options) (*Checklist, error) {
 	if len(errs) > 0 && c.Pos == nil {
 		return nil, errs.err()
 	}
-	l := &loader{c: c, errs: &errs, file: file, opts: opts}
+	l := &loader{c: c, errs: &errs, file: file, opts: opts, exprs: expect.NewCompiler()}
 	l.validate()
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -83,10 +83,11 @@ func yamlErrorLine(err error) (int, string) {
 }
 
 type loader struct {
-	c    *Checklist
-	errs *Errors
-	file string
-	opts Options
+	c     *Checklist
+	errs  *Errors
+	file  string
+	opts  Options
+	exprs *expect.Compiler
 }
 
 func (l *loader) errAt(p Pos, id, field, format string, args ...any) {
@@ -283,7 +284,7 @@ func (l *loader) probe(cp *Checkpoint) {
 		l.errAt(cp.Pos.at("expect"), cp.ID, "expect", "%v", err)
 		return
 	}
-	prog, err := expect.Compile(src, k.Fields())
+	prog, err := l.exprs.Compile(src, k.Fields())
 	if err != nil {
 		var ces expect.CompileErrors
 		if errors.As(err, &ces) {

@@ -51,24 +51,51 @@ type read struct {
 	text string
 }
 
+// Compiler compiles expressions, sharing one CEL environment per set of
+// observation fields and one program per distinct expression: a checklist
+// with thousands of checkpoints of a few kinds compiles each expression once.
+// A Compiler is not safe for concurrent use; the programs it returns are.
+type Compiler struct {
+	envs  map[string]*cel.Env
+	progs map[string]*Program
+}
+
+// NewCompiler returns an empty Compiler.
+func NewCompiler() *Compiler {
+	return &Compiler{envs: map[string]*cel.Env{}, progs: map[string]*Program{}}
+}
+
 // Compile compiles src for observations whose top-level fields are fields.
 // Every field is typed dyn; an identifier that is not a field is an error.
 func Compile(src string, fields []string) (*Program, error) {
+	return NewCompiler().Compile(src, fields)
+}
+
+// Compile is like the package-level Compile, with caching.
+func (c *Compiler) Compile(src string, fields []string) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, CompileErrors{{Line: 1, Col: 1, Msg: "empty expression"}}
 	}
-	opts := []cel.EnvOption{cel.CrossTypeNumericComparisons(true)}
+	envKey := strings.Join(fields, "\x00")
+	progKey := envKey + "\x01" + src
+	if p, ok := c.progs[progKey]; ok {
+		return p, nil
+	}
 	names := make(map[string]bool, len(fields))
 	for _, f := range fields {
-		if names[f] {
-			continue
-		}
 		names[f] = true
-		opts = append(opts, cel.Variable(f, cel.DynType))
 	}
-	env, err := cel.NewEnv(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("cel environment: %w", err)
+	env, ok := c.envs[envKey]
+	if !ok {
+		opts := []cel.EnvOption{cel.CrossTypeNumericComparisons(true)}
+		for _, f := range fields {
+			opts = append(opts, cel.Variable(f, cel.DynType))
+		}
+		var err error
+		if env, err = cel.NewEnv(opts...); err != nil {
+			return nil, fmt.Errorf("cel environment: %w", err)
+		}
+		c.envs[envKey] = env
 	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
@@ -94,6 +121,7 @@ func Compile(src string, fields []string) (*Program, error) {
 	}
 	p := &Program{src: src, prg: prg, names: names}
 	p.reads = collectReads(ast.NativeRep().Expr(), names)
+	c.progs[progKey] = p
 	return p, nil
 }
 

@@ -128,11 +128,11 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var recErr error
-	var all []store.Result
+	var tally tally
 	recDone := make(chan struct{})
 	go func() {
 		defer close(recDone)
-		all, recErr = r.record(storeCtx, run.ID, cancel)
+		tally, recErr = r.record(storeCtx, run.ID, cancel)
 	}()
 
 	sem := make(chan struct{}, opts.Concurrency)
@@ -151,12 +151,15 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 
 	now := time.Now().UTC()
 	run.FinishedAt = &now
-	run.Summary = store.Summarize(all)
+	run.Summary = tally.summary
 	run.State = store.RunCompleted
-	if ctx.Err() != nil || recErr != nil || len(all) < len(cps) {
+	if ctx.Err() != nil || recErr != nil || tally.n < len(cps) {
 		run.State = store.RunInterrupted
 	}
-	run.Verdict = Verdict(run.State, all)
+	run.Verdict = store.VerdictNotReady
+	if run.State == store.RunCompleted && !tally.blocked {
+		run.Verdict = store.VerdictReady
+	}
 	if err := rec.FinishRun(storeCtx, run); err != nil {
 		return run, errors.Join(recErr, fmt.Errorf("finish run: %w", err))
 	}
@@ -168,20 +171,6 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 		return run, ctx.Err()
 	}
 	return run, nil
-}
-
-// Verdict is ready only for a completed run in which every enforced,
-// blocking checkpoint passed.
-func Verdict(state store.RunState, results []store.Result) store.Verdict {
-	if state != store.RunCompleted {
-		return store.VerdictNotReady
-	}
-	for _, r := range results {
-		if Blocks(r) {
-			return store.VerdictNotReady
-		}
-	}
-	return store.VerdictReady
 }
 
 // Blocks reports whether a result keeps its run from being ready.
@@ -222,10 +211,18 @@ func (r *runner) emit(e Event) {
 	}
 }
 
+// tally is what a run needs to know of its stored results: it keeps counts,
+// not the results, so memory does not grow with the checklist.
+type tally struct {
+	n       int
+	summary map[store.Status]int
+	blocked bool
+}
+
 // record stores results in batches (group commit) and reports each one only
 // once it is durable. On a store error it cancels the run.
-func (r *runner) record(ctx context.Context, runID string, cancel context.CancelFunc) ([]store.Result, error) {
-	var all []store.Result
+func (r *runner) record(ctx context.Context, runID string, cancel context.CancelFunc) (tally, error) {
+	t := tally{summary: store.Summarize(nil)}
 	batch := make([]store.Result, 0, 256)
 	var failed error
 	for res := range r.results {
@@ -246,7 +243,7 @@ func (r *runner) record(ctx context.Context, runID string, cancel context.Cancel
 			continue // drain the channel so workers finish
 		}
 		for i := range batch {
-			batch[i].Seq = len(all) + i + 1
+			batch[i].Seq = t.n + i + 1
 		}
 		if err := r.addResults(ctx, runID, batch); err != nil {
 			failed = fmt.Errorf("store results: %w", err)
@@ -254,12 +251,14 @@ func (r *runner) record(ctx context.Context, runID string, cancel context.Cancel
 			continue
 		}
 		for i := range batch {
-			all = append(all, batch[i])
-			res := &all[len(all)-1]
-			r.emit(Event{Type: EventFinished, Checkpoint: r.nodes[res.ID].cp, Result: res})
+			res := batch[i]
+			t.n++
+			t.summary[res.Status]++
+			t.blocked = t.blocked || Blocks(res)
+			r.emit(Event{Type: EventFinished, Checkpoint: r.nodes[res.ID].cp, Result: &res})
 		}
 	}
-	return all, failed
+	return t, failed
 }
 
 func (r *runner) addResults(ctx context.Context, runID string, batch []store.Result) error {
