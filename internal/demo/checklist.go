@@ -189,7 +189,7 @@ checkpoints:
     controls: [NIST-800-53:SC-17]
     timeout: 10s
     probe: {kind: tls, address: "${vars.address}", ca_file: "${vars.ca_file}", check_versions: false}
-    expect: hostname_verified && days_to_expiry > 14
+    expect: days_to_expiry > 14 && verified && hostname_verified
 
   - id: sec.tls.hsts
     title: HSTS enabled for at least a year

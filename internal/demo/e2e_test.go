@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -26,13 +25,13 @@ const (
 // startDemo starts a demo target with faults, writes its CA to a file and
 // returns the target with the parsed demo checklist pointed at it. The
 // target is closed by cleanup.
-func startDemo(t testing.TB, ctx context.Context, faults ...string) (*demo.Target, *checklist.Checklist) {
+func startDemo(t testing.TB, faults ...string) (*demo.Target, *checklist.Checklist) {
 	t.Helper()
 	tgt, err := demo.NewTarget(demo.Options{Faults: faults})
 	if err != nil {
 		t.Fatalf("NewTarget(%v): %v", faults, err)
 	}
-	if err := tgt.Start(ctx); err != nil {
+	if err := tgt.Start(t.Context()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { _ = tgt.Close() })
@@ -64,8 +63,9 @@ func openStore(t testing.TB) *sqlite.DB {
 
 // runDemo runs cl with the demo password and returns the run and its stored
 // results.
-func runDemo(t testing.TB, ctx context.Context, cl *checklist.Checklist, db *sqlite.DB, concurrency int) (*store.Run, []store.Result) {
+func runDemo(t testing.TB, cl *checklist.Checklist, db *sqlite.DB, concurrency int) (*store.Run, []store.Result) {
 	t.Helper()
+	ctx := t.Context()
 	run, err := runner.Run(ctx, cl, db, runner.Options{
 		Secrets:     checklist.Secrets{"password": demo.DefaultPassword},
 		Concurrency: concurrency,
@@ -96,13 +96,12 @@ func describe(r store.Result) string {
 }
 
 func TestDemoHealthy(t *testing.T) {
-	ctx := t.Context()
-	_, cl := startDemo(t, ctx)
+	_, cl := startDemo(t)
 	if len(cl.Checkpoints) != demoCheckpoints {
 		t.Errorf("demo checklist has %d checkpoints, want %d", len(cl.Checkpoints), demoCheckpoints)
 	}
 	db := openStore(t)
-	run, results := runDemo(t, ctx, cl, db, 0)
+	run, results := runDemo(t, cl, db, 0)
 
 	if run.State != store.RunCompleted {
 		t.Errorf("run state = %s, want %s", run.State, store.RunCompleted)
@@ -239,14 +238,13 @@ func TestDemoFaults(t *testing.T) {
 		// Sequential: the latency budgets (200ms, 500ms, 1s) are judged on
 		// two shared cores.
 		t.Run(tc.fault, func(t *testing.T) {
-			ctx := t.Context()
-			_, cl := startDemo(t, ctx, tc.fault)
+			_, cl := startDemo(t, tc.fault)
 			for id := range tc.notPass {
 				if cp := cl.Lookup(id); cp == nil || cp.Kind == "" {
 					t.Fatalf("notPass names %q, which is not an automated checkpoint of the demo checklist", id)
 				}
 			}
-			run, results := runDemo(t, ctx, cl, openStore(t), 0)
+			run, results := runDemo(t, cl, openStore(t), 0)
 			if run.State != store.RunCompleted {
 				t.Errorf("run state = %s, want %s", run.State, store.RunCompleted)
 			}
@@ -299,7 +297,7 @@ func BenchmarkDemoChecklist(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
-				tgt, cl := startDemo(b, ctx)
+				tgt, cl := startDemo(b)
 				b.StartTimer()
 				run, err := runner.Run(ctx, cl, db, runner.Options{
 					Secrets:     checklist.Secrets{"password": demo.DefaultPassword},

@@ -347,8 +347,8 @@ func skipped(cp *checklist.Checkpoint, why string) store.Result {
 }
 
 // execute runs cp's probe with retries and judges the observation.
-func (r *runner) execute(ctx context.Context, cp *checklist.Checkpoint) store.Result {
-	res := baseResult(cp)
+func (r *runner) execute(ctx context.Context, cp *checklist.Checkpoint) (res store.Result) {
+	res = baseResult(cp)
 	res.StartedAt = time.Now().UTC()
 	start := time.Now()
 	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()

@@ -256,6 +256,10 @@ func TestRetries(t *testing.T) {
 	if r := got["flaky"]; r.Status != store.StatusPass || r.Attempts != 3 {
 		t.Errorf("flaky: %s after %d attempts", r.Status, r.Attempts)
 	}
+	// Two backoffs of 1ms and 2ms: the duration covers every attempt.
+	if r := got["flaky"]; r.DurationMS < 3 {
+		t.Errorf("flaky: duration %.3fms, want at least the 3ms of backoff", r.DurationMS)
+	}
 	if r := got["broken"]; r.Status != store.StatusError || r.Attempts != 2 {
 		t.Errorf("broken: %s after %d attempts", r.Status, r.Attempts)
 	}
