@@ -4,7 +4,7 @@ BIN     := bin/prf
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages that run things concurrently get the race detector.
-RACE_PKGS := ./internal/runner/... ./internal/store/... ./internal/report/... ./internal/demo/...
+RACE_PKGS := ./cmd/prf/... ./internal/runner/... ./internal/probe/... ./internal/store/... ./internal/report/... ./internal/demo/...
 
 .PHONY: all build demo test test-deps vet fmt-check bench fuzz clean
 
@@ -40,8 +40,8 @@ bench:
 
 ## fuzz: a short fuzzing pass over the parsers
 fuzz:
-	$(GO) test -run x -fuzz FuzzParse -fuzztime 30s ./internal/checklist/
-	$(GO) test -run x -fuzz FuzzCompileEval -fuzztime 30s ./internal/expect/
+	$(GO) test -run x -fuzz FuzzParse -fuzztime 60s ./internal/checklist/
+	$(GO) test -run x -fuzz FuzzCompileEval -fuzztime 60s ./internal/expect/
 
 clean:
 	rm -rf bin .prf

@@ -59,6 +59,11 @@ vars:
   address: {{q .Address}}
   ca_file: {{q .CAFile}}
   username: {{q .Username}}
+  # Latency budgets (the document's targets); tests on a loaded machine
+  # raise them with --var.
+  health_budget: 1s
+  gateway_p95: 200ms
+  inference_budget: 500ms
 secrets:
   password: env:{{.PasswordEnv}}
 checkpoints:
@@ -106,7 +111,7 @@ checkpoints:
     controls: [SOC2:A1.2]
     timeout: 5s
     probe: {kind: http, url: "${vars.base}/health", ca_file: "${vars.ca_file}"}
-    expect: status == 200 && body.status == "healthy" && latency < duration("1s")
+    expect: status == 200 && body.status == "healthy" && latency < duration("${vars.health_budget}")
 
   - id: app.auth.health
     title: JWT auth service health
@@ -341,7 +346,7 @@ checkpoints:
     validation: k6 http_req_duration p(95)<200
     timeout: 5s
     probe: {kind: http, url: "${vars.base}/health", ca_file: "${vars.ca_file}"}
-    expect: latency < duration("200ms")
+    expect: latency < duration("${vars.gateway_p95}")
 
   - id: perf.ai.inference
     title: AI inference answers within 500 ms
@@ -357,7 +362,7 @@ checkpoints:
       headers: {Content-Type: application/json}
       body: '{"features": [0.2, 0.4, 0.1]}'
       ca_file: "${vars.ca_file}"
-    expect: status == 200 && has(body.prediction) && latency < duration("500ms")
+    expect: status == 200 && has(body.prediction) && latency < duration("${vars.inference_budget}")
 
   # §4 Operations
   - id: ops.metrics.exposed
