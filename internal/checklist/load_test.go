@@ -1,6 +1,7 @@
 package checklist
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -190,4 +191,51 @@ func FuzzParse(f *testing.F) {
 			_ = err.Error()
 		}
 	})
+}
+
+func TestSchemaMatchesLoader(t *testing.T) {
+	b, err := Schema(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Defs struct {
+			Checkpoint struct {
+				Properties map[string]struct {
+					OneOf []struct {
+						Title      string         `json:"title"`
+						Properties map[string]any `json:"properties"`
+					} `json:"oneOf"`
+				} `json:"properties"`
+			} `json:"checkpoint"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	props := s.Defs.Checkpoint.Properties
+	for _, k := range []string{"id", "title", "domain", "severity", "mode", "depends_on", "timeout", "retries", "probe", "expect", "manual", "controls"} {
+		if _, ok := props[k]; !ok {
+			t.Errorf("checkpoint property %q missing", k)
+		}
+	}
+	if _, ok := props["Pos"]; ok {
+		t.Error("internal field in schema")
+	}
+	kinds := map[string]map[string]any{}
+	for _, k := range props["probe"].OneOf {
+		kinds[k.Title] = k.Properties
+	}
+	for _, name := range probe.Default().Names() {
+		if kinds[name] == nil {
+			t.Errorf("probe kind %s missing from schema", name)
+		}
+	}
+	// Inline TLS options appear as the loader accepts them.
+	if _, ok := kinds["http"]["ca_file"]; !ok {
+		t.Errorf("http: ca_file missing: %v", kinds["http"])
+	}
+	if _, ok := kinds["tcp"]["address"]; !ok {
+		t.Errorf("tcp: address missing")
+	}
 }

@@ -87,23 +87,10 @@ func schemaOf(t reflect.Type) map[string]any {
 }
 
 func addProps(t reflect.Type, props map[string]any) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("yaml")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(opts, "inline") {
-			addProps(f.Type, props)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
+	// The same field walk as the decoder, so the schema names exactly the
+	// keys the loader accepts.
+	for name, idx := range structFields(t) {
+		f := t.FieldByIndex(idx)
 		s := schemaOf(f.Type)
 		if doc := f.Tag.Get("doc"); doc != "" {
 			s["description"] = doc
