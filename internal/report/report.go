@@ -250,7 +250,13 @@ func (rep *Report) Domains() []Domain {
 	var domains []Domain
 	idx := map[string]int{}
 	catIdx := map[[2]string]int{}
-	for i := range rep.Results {
+	// Checklist order, whatever order the checks finished in.
+	order := make([]int, len(rep.Results))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rep.Results[order[a]].Position < rep.Results[order[b]].Position })
+	for _, i := range order {
 		r := &rep.Results[i]
 		di, ok := idx[r.Domain]
 		if !ok {

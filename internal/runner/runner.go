@@ -112,15 +112,19 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 		return nil, fmt.Errorf("create run: %w", err)
 	}
 	r := &runner{
-		rec:     rec,
-		cl:      cl,
-		opts:    opts,
-		secrets: secrets,
-		redact:  newRedactor(secrets.Values()),
-		nodes:   make(map[string]*node, len(cps)),
-		results: make(chan store.Result, opts.Concurrency*4),
+		rec:      rec,
+		cl:       cl,
+		opts:     opts,
+		secrets:  secrets,
+		redact:   newRedactor(secrets.Values()),
+		nodes:    make(map[string]*node, len(cps)),
+		position: make(map[string]int, len(cl.Checkpoints)),
+		results:  make(chan store.Result, opts.Concurrency*4),
 	}
 	r.emit(Event{Type: EventRunStarted, Run: run})
+	for i, cp := range cl.Checkpoints {
+		r.position[cp.ID] = i
+	}
 	for _, cp := range cps {
 		r.nodes[cp.ID] = &node{cp: cp, done: make(chan struct{})}
 	}
@@ -196,13 +200,14 @@ type node struct {
 }
 
 type runner struct {
-	rec     Recorder
-	cl      *checklist.Checklist
-	opts    Options
-	secrets checklist.Secrets
-	redact  *redactor
-	nodes   map[string]*node
-	results chan store.Result
+	rec      Recorder
+	cl       *checklist.Checklist
+	opts     Options
+	secrets  checklist.Secrets
+	redact   *redactor
+	nodes    map[string]*node
+	position map[string]int // checkpoint id → index in the checklist
+	results  chan store.Result
 }
 
 func (r *runner) emit(e Event) {
@@ -272,7 +277,7 @@ func (r *runner) runNode(ctx context.Context, n *node, sem chan struct{}) {
 	for _, dep := range cp.DependsOn {
 		d, ok := r.nodes[dep]
 		if !ok {
-			n.finish(r, skipped(cp, fmt.Sprintf("dependency %q is not part of this run", dep)))
+			n.finish(r, r.skipped(cp, fmt.Sprintf("dependency %q is not part of this run", dep)))
 			return
 		}
 		select {
@@ -284,12 +289,12 @@ func (r *runner) runNode(ctx context.Context, n *node, sem chan struct{}) {
 			return // the dependency was cut short by cancellation
 		}
 		if d.status != store.StatusPass {
-			n.finish(r, skipped(cp, fmt.Sprintf("dependency %q is %s", dep, d.status)))
+			n.finish(r, r.skipped(cp, fmt.Sprintf("dependency %q is %s", dep, d.status)))
 			return
 		}
 	}
 	if cp.Manual != nil {
-		res := baseResult(cp)
+		res := r.baseResult(cp)
 		res.Status = store.StatusPending
 		res.Message = "needs an attestation by " + cp.Owner
 		if cp.Manual.Evidence != "" {
@@ -321,7 +326,7 @@ func (n *node) finish(r *runner, res store.Result) {
 	r.results <- res
 }
 
-func baseResult(cp *checklist.Checkpoint) store.Result {
+func (r *runner) baseResult(cp *checklist.Checkpoint) store.Result {
 	return store.Result{
 		ID:         cp.ID,
 		Title:      cp.Title,
@@ -335,11 +340,12 @@ func baseResult(cp *checklist.Checkpoint) store.Result {
 		Controls:   cp.Controls,
 		Tags:       cp.Tags,
 		Expect:     cp.Expect,
+		Position:   r.position[cp.ID],
 	}
 }
 
-func skipped(cp *checklist.Checkpoint, why string) store.Result {
-	res := baseResult(cp)
+func (r *runner) skipped(cp *checklist.Checkpoint, why string) store.Result {
+	res := r.baseResult(cp)
 	res.Status = store.StatusSkipped
 	res.Message = why
 	res.StartedAt = time.Now().UTC()
@@ -348,7 +354,7 @@ func skipped(cp *checklist.Checkpoint, why string) store.Result {
 
 // execute runs cp's probe with retries and judges the observation.
 func (r *runner) execute(ctx context.Context, cp *checklist.Checkpoint) (res store.Result) {
-	res = baseResult(cp)
+	res = r.baseResult(cp)
 	res.StartedAt = time.Now().UTC()
 	start := time.Now()
 	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()

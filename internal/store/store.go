@@ -85,6 +85,9 @@ type Result struct {
 	StartedAt   time.Time       `json:"started_at"`
 	DurationMS  float64         `json:"duration_ms"`
 	Attempts    int             `json:"attempts"`
+	// Position is the checkpoint's place in its checklist (0-based); reports
+	// list results in checklist order, whatever order they finished in.
+	Position int `json:"position"`
 }
 
 // Manual reports whether the checkpoint needs a person (no probe).

@@ -103,6 +103,7 @@ func result(i int) store.Result {
 		StartedAt:   base.Add(time.Duration(i) * time.Second),
 		DurationMS:  12.345678 + float64(i),
 		Attempts:    1 + i%3,
+		Position:    i * 7,
 	}
 }
 
