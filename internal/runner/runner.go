@@ -125,9 +125,7 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 	for i, cp := range cl.Checkpoints {
 		r.position[cp.ID] = i
 	}
-	for _, cp := range cps {
-		r.nodes[cp.ID] = &node{cp: cp, done: make(chan struct{})}
-	}
+	nodes := r.plan(cps)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,17 +137,7 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 		tally, recErr = r.record(storeCtx, run.ID, cancel)
 	}()
 
-	sem := make(chan struct{}, opts.Concurrency)
-	var wg sync.WaitGroup
-	for _, cp := range cps {
-		n := r.nodes[cp.ID]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.runNode(runCtx, n, sem)
-		}()
-	}
-	wg.Wait()
+	r.schedule(runCtx, nodes)
 	close(r.results)
 	<-recDone
 
@@ -190,13 +178,6 @@ func NewRunID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-type node struct {
-	cp     *checklist.Checkpoint
-	done   chan struct{} // closed when status is set
-	status store.Status
-	ok     bool // a result was produced (not dropped by cancellation)
 }
 
 type runner struct {
@@ -270,62 +251,6 @@ func (r *runner) addResults(ctx context.Context, runID string, batch []store.Res
 	return r.rec.AddResults(ctx, runID, batch)
 }
 
-func (r *runner) runNode(ctx context.Context, n *node, sem chan struct{}) {
-	defer close(n.done)
-	cp := n.cp
-	// Wait for dependencies.
-	for _, dep := range cp.DependsOn {
-		d, ok := r.nodes[dep]
-		if !ok {
-			n.finish(r, r.skipped(cp, fmt.Sprintf("dependency %q is not part of this run", dep)))
-			return
-		}
-		select {
-		case <-d.done:
-		case <-ctx.Done():
-			return
-		}
-		if !d.ok {
-			return // the dependency was cut short by cancellation
-		}
-		if d.status != store.StatusPass {
-			n.finish(r, r.skipped(cp, fmt.Sprintf("dependency %q is %s", dep, d.status)))
-			return
-		}
-	}
-	if cp.Manual != nil {
-		res := r.baseResult(cp)
-		res.Status = store.StatusPending
-		res.Message = "needs an attestation by " + cp.Owner
-		if cp.Manual.Evidence != "" {
-			res.Message += ": " + cp.Manual.Evidence
-		}
-		res.StartedAt = time.Now().UTC()
-		n.finish(r, res)
-		return
-	}
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	defer func() { <-sem }()
-	if ctx.Err() != nil {
-		return
-	}
-	r.emit(Event{Type: EventStarted, Checkpoint: cp})
-	res := r.execute(ctx, cp)
-	if ctx.Err() != nil {
-		return // interrupted: an unfinished check is not a result
-	}
-	n.finish(r, res)
-}
-
-func (n *node) finish(r *runner, res store.Result) {
-	n.status, n.ok = res.Status, true
-	r.results <- res
-}
-
 func (r *runner) baseResult(cp *checklist.Checkpoint) store.Result {
 	return store.Result{
 		ID:         cp.ID,
@@ -342,6 +267,17 @@ func (r *runner) baseResult(cp *checklist.Checkpoint) store.Result {
 		Expect:     cp.Expect,
 		Position:   r.position[cp.ID],
 	}
+}
+
+func (r *runner) pending(cp *checklist.Checkpoint) store.Result {
+	res := r.baseResult(cp)
+	res.Status = store.StatusPending
+	res.Message = "needs an attestation by " + cp.Owner
+	if cp.Manual.Evidence != "" {
+		res.Message += ": " + cp.Manual.Evidence
+	}
+	res.StartedAt = time.Now().UTC()
+	return res
 }
 
 func (r *runner) skipped(cp *checklist.Checkpoint, why string) store.Result {

@@ -355,3 +355,31 @@ func TestUnresolvedSecret(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Ready checkpoints start in checklist order: with one slot, a run follows
+// the file, and a dependent starts once its dependency has finished.
+func TestStartOrder(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f,
+		cp("z-first", "depends_on: [m-third]", "value: 1", "value == 1")+
+			cp("b-second", "", "value: 1", "value == 1")+
+			cp("m-third", "", "value: 1", "value == 1")+
+			cp("a-fourth", "", "value: 1", "value == 1"))
+	var mu sync.Mutex
+	var started []string
+	_, err := Run(context.Background(), cl, newMem(), Options{Concurrency: 1, Observer: func(e Event) {
+		if e.Type == EventStarted {
+			mu.Lock()
+			started = append(started, e.Checkpoint.ID)
+			mu.Unlock()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "b-second m-third z-first a-fourth"
+	if got := strings.Join(started, " "); got != want {
+		t.Errorf("start order %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+
+	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/store"
+)
+
+// node is one checkpoint in a run's plan.
+type node struct {
+	cp         *checklist.Checkpoint
+	pos        int // place in the checklist: ready checkpoints start in this order
+	waiting    int // dependencies not finished yet
+	dependents []*node
+	skip       string // why it will not run (a dependency did not pass), "" to run
+}
+
+// plan links the selected checkpoints by their dependencies. A dependency
+// outside the selection counts as not passed.
+func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
+	nodes := make([]*node, len(cps))
+	for i, cp := range cps {
+		n := &node{cp: cp, pos: r.position[cp.ID]}
+		nodes[i] = n
+		r.nodes[cp.ID] = n
+	}
+	for _, n := range nodes {
+		for _, dep := range n.cp.DependsOn {
+			d, ok := r.nodes[dep]
+			if !ok {
+				if n.skip == "" {
+					n.skip = fmt.Sprintf("dependency %q is not part of this run", dep)
+				}
+				continue
+			}
+			n.waiting++
+			d.dependents = append(d.dependents, n)
+		}
+	}
+	return nodes
+}
+
+// schedule runs the plan: ready checkpoints start in checklist order, at
+// most Concurrency probes at once; only running probes hold a goroutine.
+// Once ctx is done nothing new starts and unfinished work is not recorded.
+func (r *runner) schedule(ctx context.Context, nodes []*node) {
+	ready := &nodeHeap{}
+	for _, n := range nodes {
+		if n.waiting == 0 {
+			heap.Push(ready, n)
+		}
+	}
+	type outcome struct {
+		n   *node
+		res store.Result
+	}
+	done := make(chan outcome)
+	running := 0
+	finish := func(n *node, res store.Result) {
+		r.results <- res
+		for _, d := range n.dependents {
+			if res.Status != store.StatusPass && d.skip == "" {
+				d.skip = fmt.Sprintf("dependency %q is %s", n.cp.ID, res.Status)
+			}
+			if d.waiting--; d.waiting == 0 {
+				heap.Push(ready, d)
+			}
+		}
+	}
+	for {
+		for ready.Len() > 0 && ctx.Err() == nil {
+			n := (*ready)[0]
+			switch {
+			case n.skip != "":
+				heap.Pop(ready)
+				finish(n, r.skipped(n.cp, n.skip))
+				continue
+			case n.cp.Manual != nil:
+				heap.Pop(ready)
+				finish(n, r.pending(n.cp))
+				continue
+			case running >= r.opts.Concurrency:
+			default:
+				heap.Pop(ready)
+				running++
+				r.emit(Event{Type: EventStarted, Checkpoint: n.cp})
+				go func() { done <- outcome{n, r.execute(ctx, n.cp)} }()
+				continue
+			}
+			break
+		}
+		if running == 0 {
+			return
+		}
+		o := <-done
+		running--
+		if ctx.Err() != nil {
+			continue // interrupted: an unfinished check is not a result
+		}
+		finish(o.n, o.res)
+	}
+}
+
+// nodeHeap orders ready nodes by checklist position.
+type nodeHeap []*node
+
+func (h nodeHeap) Len() int           { return len(h) }
+func (h nodeHeap) Less(i, j int) bool { return h[i].pos < h[j].pos }
+func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*node)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
+}
