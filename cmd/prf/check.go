@@ -84,9 +84,9 @@ func parseVars(kvs []string) (map[string]string, error) {
 }
 
 func runCheck(ctx context.Context, d *deps, g *globalOpts, o *checkOpts) error {
-	format, err := report.New(o.Format, report.Options{Color: o.Color})
+	format, err := reportFormat(d, o.Format, o.Out, o.Color)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if o.Concurrency < 1 {
 		return usagef("--concurrency must be at least 1")

@@ -66,9 +66,9 @@ Faults make one part misbehave, to watch PRF catch it:
 }
 
 func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
-	format, err := report.New(o.Format, report.Options{})
+	format, err := reportFormat(d, o.Format, o.Out, false)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	t, err := demo.NewTarget(demo.Options{Faults: o.Faults})
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/report"
 	"github.com/prfhq/prf/internal/store"
 	"github.com/prfhq/prf/internal/store/sqlite"
 )
@@ -36,6 +38,7 @@ type deps struct {
 	ErrOut   io.Writer
 	Getenv   func(string) string
 	Terminal func(w io.Writer) bool // is w an interactive terminal
+	Width    func(w io.Writer) int  // its width in columns, 0 when unknown
 }
 
 func defaultDeps() *deps {
@@ -47,6 +50,14 @@ func defaultDeps() *deps {
 		Terminal: func(w io.Writer) bool {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+		},
+		Width: func(w io.Writer) int {
+			if f, ok := w.(*os.File); ok {
+				if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
+					return cols
+				}
+			}
+			return 0
 		},
 	}
 }
@@ -137,6 +148,22 @@ Start here:
 		newDemoCmd(d, g),
 	)
 	return root
+}
+
+// reportFormat looks a format up, sizing the table to the terminal that
+// will show it (--out files and pipes get the default width).
+func reportFormat(d *deps, name, out string, color bool) (report.Format, error) {
+	opt := report.Options{Color: color}
+	if (out == "" || out == "-") && d.Width != nil {
+		if w := d.Width(d.Out); w >= 60 {
+			opt.Width = w
+		}
+	}
+	f, err := report.New(name, opt)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return f, nil
 }
 
 // dbPath resolves the database location.

@@ -102,9 +102,9 @@ func newRunsShowCmd(d *deps, g *globalOpts) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			f, err := report.New(format, report.Options{})
+			f, err := reportFormat(d, format, out, false)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			st, err := g.openStore(ctx, d)
 			if err != nil {
