@@ -16,3 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 go mod download
+
+# Test servers built from Go modules into a cache outside the repository
+# (reused when present; a cold build takes long once per machine and prints
+# its progress).
+here=$(dirname "$0")
+"$here/build-chain.sh"
