@@ -453,3 +453,19 @@ func TestDemoTargetChecklistCheck(t *testing.T) {
 		t.Error("the secret reached the report")
 	}
 }
+
+// Every example checklist in examples/ lints clean (secrets are not
+// resolved: they name variables of the reader's environment).
+func TestExamplesLint(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if code, out, errOut := prf(t, "lint", "--no-secrets", "-f", f); code != 0 {
+				t.Errorf("lint %s: exit %d\n%s%s", f, code, out, errOut)
+			}
+		})
+	}
+}
