@@ -31,6 +31,7 @@ type demoOpts struct {
 	Concurrency int
 	Quiet       bool
 	Keep        string
+	NoServices  bool
 }
 
 func newDemoCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -41,7 +42,9 @@ func newDemoCmd(d *deps, g *globalOpts) *cobra.Command {
 		Long: `Start a local reference system with the document's endpoints (API gateway,
 JWT auth, rate-limited and WAF-protected API, AI inference, blockchain status)
 on 127.0.0.1 over HTTPS, run the demo checklist against it, store the run and
-print the report. Exit status 0 means the run completed, whatever its verdict
+print the report. When this machine has PostgreSQL and Redis, the demo also
+starts them on loopback (PostgreSQL with TLS from the demo CA) and checks
+them like the document's RDS and ElastiCache. Exit status 0 means the run completed, whatever its verdict
 (manual checkpoints stay pending until attested).
 
 Faults make one part misbehave, to watch PRF catch it:
@@ -61,6 +64,7 @@ Faults make one part misbehave, to watch PRF catch it:
 	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	f.StringVar(&o.Keep, "keep", "", "also write the demo checklist and the CA certificate into this directory")
+	f.BoolVar(&o.NoServices, "no-services", false, "do not start PostgreSQL and Redis even when this machine has them")
 	cmd.AddCommand(newDemoTargetCmd(d), newDemoChecklistCmd(d))
 	return cmd
 }
@@ -91,7 +95,29 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 	if err := os.WriteFile(caFile, t.CACertPEM(), 0o644); err != nil {
 		return err
 	}
-	src, err := demo.Checklist(demo.ChecklistOptions{Target: t.URL(), CAFile: caFile})
+	copts := demo.ChecklistOptions{Target: t.URL(), CAFile: caFile}
+	// The demo login's password (and the services' secrets) are handed to
+	// the run directly; a real checklist reads them from the environment.
+	secrets := checklist.Secrets{"password": demo.DefaultPassword}
+	if !o.NoServices {
+		fmt.Fprintln(d.ErrOut, "starting PostgreSQL and Redis if this machine has them (--no-services to skip)")
+		svc := t.StartServices(ctx)
+		defer svc.Close()
+		for name, why := range svc.Skipped {
+			fmt.Fprintf(d.ErrOut, "  %s: skipped: %s\n", name, why)
+		}
+		if svc.RedisAddr != "" {
+			copts.RedisAddr = svc.RedisAddr
+			secrets["redis_password"] = svc.RedisPassword
+			fmt.Fprintf(d.ErrOut, "  redis: %s\n", svc.RedisAddr)
+		}
+		if svc.PostgresDSN != "" {
+			copts.Postgres, copts.MigrationsDir = true, svc.MigrationsDir
+			secrets["db_dsn"] = svc.PostgresDSN
+			fmt.Fprintln(d.ErrOut, "  postgres: TLS on loopback, certificate from the demo CA")
+		}
+	}
+	src, err := demo.Checklist(copts)
 	if err != nil {
 		return err
 	}
@@ -113,9 +139,6 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 		return err
 	}
 	defer st.Close()
-	// The demo login's password is handed over directly; a real checklist
-	// reads it from the environment or a file.
-	secrets := checklist.Secrets{"password": demo.DefaultPassword}
 	err = checkAndReport(ctx, d, st, cl, runner.Options{Concurrency: o.Concurrency, Environment: "demo", Secrets: secrets}, format, o.Out, o.Quiet)
 	if errors.Is(err, errNotReady) {
 		return nil // the demo completed; the verdict is in the report

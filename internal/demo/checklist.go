@@ -18,7 +18,17 @@ type ChecklistOptions struct {
 	Target   string // base URL, e.g. https://127.0.0.1:8443
 	CAFile   string // PEM file of the target's CA
 	Username string // default "demo"
+	// Optional services (prf demo adds them when the machine has them).
+	RedisAddr     string // Redis address; "" leaves its checkpoints out
+	Postgres      bool   // PostgreSQL checkpoints, reading the DSN from $PRF_DEMO_DB_DSN
+	MigrationsDir string // the database's migration files
 }
+
+// Environment variables the demo checklist reads its service secrets from.
+const (
+	RedisPasswordEnv = "PRF_DEMO_REDIS_PASSWORD"
+	DatabaseDSNEnv   = "PRF_DEMO_DB_DSN"
+)
 
 // Checklist returns the demo checklist for a running target: the document's
 // API gateway, auth, security script (§2.2), AI, blockchain and integration
@@ -35,13 +45,18 @@ func Checklist(o ChecklistOptions) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	err = checklistTmpl.Execute(&b, map[string]string{
+	err = checklistTmpl.Execute(&b, map[string]any{
 		"Target":      o.Target,
 		"CAFile":      o.CAFile,
 		"Username":    o.Username,
 		"Address":     net.JoinHostPort(host, port),
 		"Host":        host,
 		"PasswordEnv": PasswordEnv,
+		"RedisAddr":   o.RedisAddr,
+		"RedisEnv":    RedisPasswordEnv,
+		"Postgres":    o.Postgres,
+		"DSNEnv":      DatabaseDSNEnv,
+		"Migrations":  o.MigrationsDir,
 	})
 	return b.Bytes(), err
 }
@@ -64,8 +79,20 @@ vars:
   health_budget: 1s
   gateway_p95: 200ms
   inference_budget: 500ms
+{{- if .RedisAddr}}
+  redis: {{q .RedisAddr}}
+{{- end}}
+{{- if .Migrations}}
+  migrations_dir: {{q .Migrations}}
+{{- end}}
 secrets:
   password: env:{{.PasswordEnv}}
+{{- if .RedisAddr}}
+  redis_password: env:{{.RedisEnv}}
+{{- end}}
+{{- if .Postgres}}
+  db_dsn: env:{{.DSNEnv}}
+{{- end}}
 checkpoints:
   # §1.1 Infrastructure
   - id: infra.gateway.reachable
@@ -100,6 +127,32 @@ checkpoints:
     timeout: 5s
     probe: {kind: exec, command: [uname, -s]}
     expect: exit_code == 0 && stdout != ""
+
+{{- if .Postgres}}
+
+  - id: infra.storage.rds-accessible
+    title: RDS database accessible
+    domain: infrastructure
+    category: Storage
+    owner: DevOps Lead
+    validation: Database connection test
+    controls: [NIST-800-53:CP-10]
+    timeout: 10s
+    probe: {kind: postgres, dsn: "${secrets.db_dsn}"}
+    expect: server_version_num >= 130000 && latency < duration("${vars.health_budget}")
+{{- end}}
+{{- if .RedisAddr}}
+
+  - id: infra.storage.elasticache
+    title: ElastiCache operational
+    domain: infrastructure
+    category: Storage
+    owner: DevOps Lead
+    validation: Redis connection test
+    timeout: 5s
+    probe: {kind: redis, address: "${vars.redis}", password: "${secrets.redis_password}", write_check: true}
+    expect: pong && authenticated && write_check.ok
+{{- end}}
 
   # §1.2 Application
   - id: app.gateway.health
@@ -172,6 +225,34 @@ checkpoints:
     timeout: 5s
     probe: {kind: http, url: "${vars.base}/blockchain/status", ca_file: "${vars.ca_file}"}
     expect: body.peers >= 3 && body.height > 0
+
+{{- if .Postgres}}
+
+  - id: app.db.pool
+    title: Connection pool ready
+    domain: application
+    category: Database
+    owner: DBA
+    validation: Connection test
+    timeout: 10s
+    probe: {kind: postgres, dsn: "${secrets.db_dsn}"}
+    expect: connections.ratio < 0.8
+{{- if .Migrations}}
+
+  - id: app.db.migrations
+    title: Migrations applied
+    domain: application
+    category: Database
+    owner: DBA
+    validation: Migration status check
+    timeout: 10s
+    probe:
+      kind: postgres
+      dsn: "${secrets.db_dsn}"
+      migrations: {tool: golang-migrate, dir: "${vars.migrations_dir}"}
+    expect: migrations.exists && !migrations.dirty && migrations.up_to_date
+{{- end}}
+{{- end}}
 
   # §2.2 Security validation script
   - id: sec.tls.version
@@ -326,6 +407,20 @@ checkpoints:
     probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [sqli], ca_file: "${vars.ca_file}"}
     expect: benign_sent > 0 && false_positive_rate == 0.0
 
+{{- if .Postgres}}
+
+  - id: sec.db.tls
+    title: Database connections encrypted (SHOW ssl)
+    domain: security
+    category: Encryption
+    owner: Security Lead
+    validation: SHOW ssl; pg_stat_ssl
+    controls: [NIST-800-53:SC-8, FIPS-140-2:TLS]
+    timeout: 10s
+    probe: {kind: postgres, dsn: "${secrets.db_dsn}"}
+    expect: ssl_setting == "on" && ssl
+{{- end}}
+
   - id: sec.audit.pentest
     title: Penetration test findings closed
     domain: security
@@ -365,6 +460,20 @@ checkpoints:
     expect: status == 200 && has(body.prediction) && latency < duration("${vars.inference_budget}")
 
   # §4 Operations
+{{- if .RedisAddr}}
+
+  - id: ops.cache.memory
+    title: Cache memory below 80% with no evictions
+    domain: operations
+    category: Capacity
+    owner: SRE Lead
+    severity: warning
+    validation: redis-cli INFO memory
+    timeout: 5s
+    probe: {kind: redis, address: "${vars.redis}", password: "${secrets.redis_password}"}
+    expect: info.memory_ratio < 0.8 && info.evicted_keys == 0
+{{- end}}
+
   - id: ops.metrics.exposed
     title: Metrics endpoint exposed for Prometheus
     domain: operations

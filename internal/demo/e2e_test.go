@@ -327,3 +327,78 @@ func BenchmarkDemoChecklist(b *testing.B) {
 		})
 	}
 }
+
+// With PostgreSQL and Redis on the machine, the demo starts them and its
+// checklist checks them like the document's RDS and ElastiCache; every one
+// of those checkpoints passes, and no service secret reaches the store.
+func TestDemoServices(t *testing.T) {
+	tgt, err := demo.NewTarget(demo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tgt.Close() })
+	svc := tgt.StartServices(t.Context())
+	t.Cleanup(svc.Close)
+	if len(svc.Skipped) > 0 {
+		msg := fmt.Sprintf("services skipped: %v", svc.Skipped)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg) // make test installs redis-server; PostgreSQL is on these machines
+		}
+		t.Skip(msg)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, tgt.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, err := demo.Checklist(demo.ChecklistOptions{Target: tgt.URL(), CAFile: caFile,
+		RedisAddr: svc.RedisAddr, Postgres: true, MigrationsDir: svc.MigrationsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := checklist.Parse(data, "prf-demo.yaml", checklist.Options{Vars: map[string]string{
+		"health_budget": "2s", "gateway_p95": "1s", "inference_budget": "1s",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openStore(t)
+	run, err := runner.Run(t.Context(), cl, db, runner.Options{
+		Secrets: checklist.Secrets{"password": demo.DefaultPassword, "redis_password": svc.RedisPassword, "db_dsn": svc.PostgresDSN},
+		Select: func(cp *checklist.Checkpoint) bool {
+			return cp.Kind == "postgres" || cp.Kind == "redis"
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := db.Results(t.Context(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"infra.storage.rds-accessible", "infra.storage.elasticache", "app.db.pool", "app.db.migrations", "sec.db.tls", "ops.cache.memory"}
+	got := map[string]store.Result{}
+	for _, r := range results {
+		got[r.ID] = r
+	}
+	for _, id := range want {
+		r, ok := got[id]
+		if !ok {
+			t.Errorf("%s: no result", id)
+			continue
+		}
+		if r.Status != store.StatusPass {
+			t.Errorf("%s", describe(r))
+		}
+		for _, secret := range []string{svc.RedisPassword, svc.PostgresDSN} {
+			if strings.Contains(string(r.Observation)+r.Message+strings.Join(r.Log, ""), secret) {
+				t.Errorf("%s: a service secret reached the stored result", id)
+			}
+		}
+	}
+	if len(results) != len(want) {
+		t.Errorf("%d results, want %d", len(results), len(want))
+	}
+}
