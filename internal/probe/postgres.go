@@ -260,7 +260,7 @@ func postgresReplication(ctx context.Context, env Env, conn *pgx.Conn, r *Postgr
 	}
 	if r.IsReplica {
 		const rq = `SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-	ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END`
+	ELSE greatest(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)::float8 END`
 		var rlag *float64
 		if err := conn.QueryRow(ctx, rq).Scan(&rlag); err != nil {
 			return err
@@ -285,7 +285,7 @@ func postgresReplication(ctx context.Context, env Env, conn *pgx.Conn, r *Postgr
 func postgresArchiver(ctx context.Context, conn *pgx.Conn, a *PostgresArchiver) error {
 	const q = `SELECT archived_count, failed_count, coalesce(last_archived_wal, ''), last_archived_time,
 	coalesce(last_failed_wal, ''), last_failed_time,
-	coalesce(extract(epoch FROM now() - last_archived_time)::float8, -1)
+	coalesce(greatest(extract(epoch FROM clock_timestamp() - last_archived_time), 0)::float8, -1)
 FROM pg_stat_archiver`
 	var archived, failed *time.Time
 	err := conn.QueryRow(ctx, q).Scan(&a.ArchivedCount, &a.FailedCount, &a.LastArchivedWAL, &archived,
