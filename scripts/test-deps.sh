@@ -22,3 +22,4 @@ go mod download
 # its progress).
 here=$(dirname "$0")
 "$here/build-chain.sh"
+"$here/build-k8s.sh"

@@ -260,6 +260,7 @@ func postgresReplication(ctx context.Context, env Env, conn *pgx.Conn, r *Postgr
 	}
 	if r.IsReplica {
 		const rq = `SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+	WHEN pg_last_xact_replay_timestamp() IS NULL THEN NULL
 	ELSE greatest(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)::float8 END`
 		var rlag *float64
 		if err := conn.QueryRow(ctx, rq).Scan(&rlag); err != nil {
@@ -285,7 +286,8 @@ func postgresReplication(ctx context.Context, env Env, conn *pgx.Conn, r *Postgr
 func postgresArchiver(ctx context.Context, conn *pgx.Conn, a *PostgresArchiver) error {
 	const q = `SELECT archived_count, failed_count, coalesce(last_archived_wal, ''), last_archived_time,
 	coalesce(last_failed_wal, ''), last_failed_time,
-	coalesce(greatest(extract(epoch FROM clock_timestamp() - last_archived_time), 0)::float8, -1)
+	CASE WHEN last_archived_time IS NULL THEN -1
+		ELSE greatest(extract(epoch FROM clock_timestamp() - last_archived_time), 0) END::float8
 FROM pg_stat_archiver`
 	var archived, failed *time.Time
 	err := conn.QueryRow(ctx, q).Scan(&a.ArchivedCount, &a.FailedCount, &a.LastArchivedWAL, &archived,
