@@ -59,6 +59,9 @@ func TestPrometheusProbe(t *testing.T) {
 	promWaitValue(t, prom.URL, "prf_test_cpu_usage_ratio", 0.9)
 	exp.Set("prf_test_cpu_usage_ratio", 0.42)
 	promWaitValue(t, prom.URL, "prf_test_cpu_usage_ratio", 0.42)
+	// The rules are evaluated every second: wait until ExporterDown has
+	// seen the closed target (pending), not just until the rules loaded.
+	promWaitValue(t, prom.URL, `count(ALERTS{alertname="ExporterDown",alertstate="pending"})`, 1)
 
 	tests := []struct {
 		name    string
