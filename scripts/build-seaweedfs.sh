@@ -17,7 +17,7 @@
 # testenv.SeaweedFSVersion (which passes it explicitly anyway).
 set -euo pipefail
 
-VERSION=${1:-${PRF_SEAWEEDFS_VERSION:-v0.0.0-20260402004241-6213daf11812}}
+VERSION=${1:-${PRF_SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}}
 CACHE="${PRF_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prf-test}"
 DEST=${2:-$CACHE/seaweedfs-$VERSION}
 MODULE=github.com/seaweedfs/seaweedfs

@@ -135,7 +135,7 @@ func (s *S3) ObjectKeys(t testing.TB, bucket, prefix string) []string {
 // SeaweedFSVersion is the SeaweedFS Go module version StartSeaweedFS builds
 // (override with $PRF_SEAWEEDFS_VERSION). SeaweedFS tags releases without
 // Go's "v", so its module versions are pseudo-versions.
-const SeaweedFSVersion = "v0.0.0-20260402004241-6213daf11812"
+const SeaweedFSVersion = "v0.0.0-20261109003541-7506e5f91cd6"
 
 // StartSeaweedFS runs a real S3 server, SeaweedFS's `weed mini`, on loopback
 // with credentials enforced and one bucket created. It is opt-in: without
