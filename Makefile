@@ -11,7 +11,7 @@ RACE_PKGS := ./cmd/prf/... ./internal/runner/... ./internal/probe/... ./internal
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prf
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prf
 
 ## demo: start the local reference system, run the demo checklist, store and print the report
 demo: build
