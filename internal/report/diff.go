@@ -50,9 +50,9 @@ func RunDiff(w io.Writer, a, b Report) error {
 	} else if a.Run.ChecklistDigest != b.Run.ChecklistDigest {
 		ew.printf("Checklist %s changed (sha256 %s → %s)\n", oneLine(b.Run.Checklist), short(a.Run.ChecklistDigest), short(b.Run.ChecklistDigest))
 	}
-	verdict := a.VerdictText() + " → " + b.VerdictText()
+	verdict := verdictText(a.Verdict()) + " → " + verdictText(b.Verdict())
 	if a.Verdict() == b.Verdict() {
-		verdict = b.VerdictText() + " (unchanged)"
+		verdict = verdictText(b.Verdict()) + " (unchanged)"
 	}
 	ew.printf("Verdict %s\n", verdict)
 

@@ -163,8 +163,42 @@ func (rep *Report) Verdict() store.Verdict {
 	return store.VerdictReady
 }
 
-// VerdictText is "READY" or "NOT READY".
-func (rep *Report) VerdictText() string { return verdictText(rep.Verdict()) }
+// VerdictText is "READY", or "NOT READY" with what blocks the run.
+func (rep *Report) VerdictText() string {
+	v := verdictText(rep.Verdict())
+	if why := rep.blockers(); why != "" {
+		v += " (" + why + ")"
+	}
+	return v
+}
+
+// blockers says what keeps a run from being ready, e.g. "interrupted" or
+// "blocking: 1 fail, 3 pending".
+func (rep *Report) blockers() string {
+	if rep.Verdict() == store.VerdictReady {
+		return ""
+	}
+	var parts []string
+	if rep.Run.State == store.RunInterrupted {
+		parts = append(parts, "interrupted")
+	}
+	counts := map[store.Status]int{}
+	for i := range rep.Results {
+		if rep.Results[i].Blocks() {
+			counts[rep.Results[i].Status]++
+		}
+	}
+	var bs []string
+	for _, st := range store.Statuses {
+		if n := counts[st]; n > 0 {
+			bs = append(bs, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	if len(bs) > 0 {
+		parts = append(parts, "blocking: "+strings.Join(bs, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
 
 func verdictText(v store.Verdict) string {
 	if v == store.VerdictReady {

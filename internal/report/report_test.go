@@ -30,7 +30,7 @@ func fixture() *Report {
 	results := []store.Result{
 		{
 			ID: "SEC-004", Title: "Data encrypted in transit", Domain: "security", Category: "Encryption",
-			Owner: "Security", Severity: "critical", Mode: "enforce", Kind: "tls",
+			Owner: "Security", Severity: "blocking", Mode: "enforce", Kind: "tls",
 			Validation: "TLS verification", Controls: []string{"FIPS 140-2", "NIST 800-53 SC-8"}, Tags: []string{"tls"},
 			Status: store.StatusFail, Message: "days_to_expiry (3) >= 14 | cert CN=api.example.com\nchain: leaf → R3 <script>alert('x')</script> ünïcödé 日本語",
 			Expect: "days_to_expiry >= 14", Values: json.RawMessage(`{"days_to_expiry":3}`),
@@ -39,58 +39,58 @@ func fixture() *Report {
 		},
 		{
 			ID: "INF-001", Title: "EKS cluster operational", Domain: "infrastructure", Category: "Compute",
-			Owner: "DevOps", Severity: "critical", Mode: "enforce", Kind: "http", Validation: "kubectl cluster-info",
+			Owner: "DevOps", Severity: "blocking", Mode: "enforce", Kind: "http", Validation: "kubectl cluster-info",
 			Controls: []string{"SOC 2 CC7.1"}, Status: store.StatusPass, Message: "status_code (200) == 200",
 			Expect: "status_code == 200", Values: json.RawMessage(`{"status_code":200}`),
 			Observation: json.RawMessage(`{"status_code":200,"latency_ms":12.5}`), StartedAt: at(1), DurationMS: 12.5, Attempts: 1,
 		},
 		{
 			ID: "INF-002", Title: "Node groups healthy", Domain: "infrastructure", Category: "Compute",
-			Owner: "DevOps", Severity: "high", Mode: "enforce", Kind: "exec", Validation: "kubectl get nodes",
+			Owner: "DevOps", Severity: "blocking", Mode: "enforce", Kind: "exec", Validation: "kubectl get nodes",
 			Status: store.StatusError, Message: "probe exec: kubectl: executable file not found in $PATH",
 			StartedAt: at(2), DurationMS: 0.4, Attempts: 3,
 		},
 		{
 			ID: "INF-004", Title: "VPC connectivity verified with a deliberately long title that will not fit", Domain: "infrastructure", Category: "Network",
-			Owner: "DevOps", Severity: "medium", Mode: "warn", Kind: "tcp", Validation: "Network connectivity tests to every subnet and peering",
+			Owner: "DevOps", Severity: "warning", Mode: "warn", Kind: "tcp", Validation: "Network connectivity tests to every subnet and peering",
 			Status: store.StatusWarn, Message: "latency_ms (38.2) < 10", Expect: "latency_ms < 10",
 			Values: json.RawMessage(`{"latency_ms":38.2}`), StartedAt: at(3), DurationMS: 38.2, Attempts: 1,
 		},
 		{
 			ID: "INF-003", Title: "Resource quotas configured", Domain: "infrastructure", Category: "Compute",
-			Owner: "DevOps", Severity: "low", Mode: "enforce", Status: store.StatusPending,
+			Owner: "DevOps", Severity: "info", Mode: "enforce", Status: store.StatusPending,
 			Validation: "kubectl describe quota", Message: "awaiting attestation by DevOps",
 		},
 		{
 			ID: "APP-001", Title: "Health endpoint responsive", Domain: "application", Category: "API Gateway",
-			Owner: "Backend", Severity: "critical", Mode: "enforce", Kind: "http", Validation: "curl /health",
+			Owner: "Backend", Severity: "blocking", Mode: "enforce", Kind: "http", Validation: "curl /health",
 			Status: store.StatusPass, Message: "status_code (200) == 200", StartedAt: at(4), DurationMS: 1250, Attempts: 2,
 			Observation: json.RawMessage(`{"status_code":200}`),
 		},
 		{
 			ID: "APP-002", Title: "Authentication working", Domain: "application", Category: "API Gateway",
-			Owner: "Backend", Severity: "high", Mode: "enforce", Kind: "auth", Validation: "curl /auth/login",
+			Owner: "Backend", Severity: "blocking", Mode: "enforce", Kind: "auth", Validation: "curl /auth/login",
 			Status: store.StatusSkipped, Message: "dependency APP-001 did not pass",
 		},
 		{
 			ID: "APP-007", Title: "GPU resources available", Domain: "application", Category: "AI/ML",
-			Owner: "ML Eng", Severity: "low", Mode: "shadow", Kind: "exec", Validation: "nvidia-smi",
+			Owner: "ML Eng", Severity: "info", Mode: "shadow", Kind: "exec", Validation: "nvidia-smi",
 			Status: store.StatusWarn, Message: "shadow: gpu_util (97) < 90", StartedAt: at(5), DurationMS: 88, Attempts: 1,
 			Values: json.RawMessage(`not json`),
 		},
 		{
 			ID: "CHAOS-1", Title: "Pod kill survives", Domain: "chaos", Category: "Resilience",
-			Owner: "SRE", Severity: "medium", Mode: "shadow", Kind: "exec", Status: store.StatusPass,
+			Owner: "SRE", Severity: "warning", Mode: "shadow", Kind: "exec", Status: store.StatusPass,
 			StartedAt: at(6), DurationMS: 5, Attempts: 1,
 		},
 		{
 			ID: "BAK-001", Title: "Backup restored in test", Domain: "backup", Category: "Database",
-			Owner: "DBA", Severity: "high", Mode: "enforce", Status: store.StatusPending, Validation: "Backup restoration test",
+			Owner: "DBA", Severity: "blocking", Mode: "enforce", Status: store.StatusPending, Validation: "Backup restoration test",
 			Message: "awaiting attestation by DBA",
 		},
 		{
 			ID: "POST-01", Title: "Smoke tests", Domain: "post-deployment", Category: "Health",
-			Owner: "QA", Severity: "critical", Mode: "enforce", Kind: "http", Status: store.StatusFail,
+			Owner: "QA", Severity: "blocking", Mode: "enforce", Kind: "http", Status: store.StatusFail,
 			Message: "status_code (503) == 200", Expect: "status_code == 200", StartedAt: at(7), DurationMS: 2100, Attempts: 3,
 		},
 		{
@@ -260,7 +260,14 @@ func TestVerdict(t *testing.T) {
 		{"stored ready wins", store.Run{State: store.RunCompleted, Verdict: store.VerdictReady}, fail, "READY"},
 		{"stored not ready wins", store.Run{State: store.RunCompleted, Verdict: store.VerdictNotReady}, pass, "NOT READY"},
 		{"running is not ready", store.Run{State: store.RunRunning}, pass, "NOT READY"},
-		{"interrupted is not ready", store.Run{State: store.RunInterrupted}, pass, "NOT READY"},
+		{"interrupted is not ready", store.Run{State: store.RunInterrupted}, pass, "NOT READY (interrupted)"},
+		{"says what blocks", store.Run{State: store.RunCompleted, Verdict: store.VerdictNotReady}, []store.Result{
+			{ID: "a", Status: store.StatusFail, Mode: "enforce", Severity: "blocking"},
+			{ID: "b", Status: store.StatusPending, Mode: "enforce", Severity: "blocking"},
+			{ID: "c", Status: store.StatusPending, Mode: "enforce", Severity: "blocking"},
+			{ID: "d", Status: store.StatusWarn, Mode: "enforce", Severity: "warning"},
+			{ID: "e", Status: store.StatusFail, Mode: "shadow", Severity: "blocking"},
+		}, "NOT READY (blocking: 1 fail, 2 pending)"},
 		{"completed without verdict, a fail", store.Run{State: store.RunCompleted}, fail, "NOT READY"},
 		{"completed without verdict, no fail", store.Run{State: store.RunCompleted}, pass, "READY"},
 	}

@@ -165,14 +165,6 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 	return run, nil
 }
 
-// Blocks reports whether a result keeps its run from being ready.
-func Blocks(r store.Result) bool {
-	if r.Mode != checklist.ModeEnforce || r.Severity != checklist.SeverityBlocking {
-		return false
-	}
-	return r.Status != store.StatusPass
-}
-
 // NewRunID returns a time-ordered id such as 20261125-193012-3f9a1c.
 func NewRunID(t time.Time) string {
 	var b [3]byte
@@ -240,7 +232,7 @@ func (r *runner) record(ctx context.Context, runID string, cancel context.Cancel
 			res := batch[i]
 			t.n++
 			t.summary[res.Status]++
-			t.blocked = t.blocked || Blocks(res)
+			t.blocked = t.blocked || res.Blocks()
 			r.emit(Event{Type: EventFinished, Checkpoint: r.nodes[res.ID].cp, Result: &res})
 		}
 	}

@@ -90,6 +90,14 @@ type Result struct {
 	Position int `json:"position"`
 }
 
+// Blocks reports whether a result keeps its run from being ready: an
+// enforced, blocking checkpoint that did not pass (failed, errored, was
+// skipped, or is pending an attestation). The values match the checklist's
+// mode and severity names.
+func (r *Result) Blocks() bool {
+	return r.Mode == "enforce" && r.Severity == "blocking" && r.Status != StatusPass
+}
+
 // Manual reports whether the checkpoint needs a person (no probe).
 func (r *Result) Manual() bool { return r.Kind == "" }
 
