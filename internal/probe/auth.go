@@ -70,20 +70,20 @@ func (s *AuthSpec) Validate() error {
 	if s.ProtectedURL == "" {
 		return Fieldf("protected_url", "is required")
 	}
-	if err := authCheckURL(s.ProtectedURL); err != nil {
-		return Fieldf("protected_url", "%v", err)
+	if err := checkURL("protected_url", s.ProtectedURL); err != nil {
+		return err
 	}
 	if s.LoginURL != "" {
-		if err := authCheckURL(s.LoginURL); err != nil {
-			return Fieldf("login_url", "%v", err)
+		if err := checkURL("login_url", s.LoginURL); err != nil {
+			return err
 		}
 		if s.Token != "" {
 			return Fieldf("token", "cannot be used together with login_url")
 		}
 	}
 	if s.JWKSURL != "" {
-		if err := authCheckURL(s.JWKSURL); err != nil {
-			return Fieldf("jwks_url", "%v", err)
+		if err := checkURL("jwks_url", s.JWKSURL); err != nil {
+			return err
 		}
 		if s.JWTKeyFile != "" {
 			return Fieldf("jwt_key_file", "cannot be used together with jwks_url")
@@ -854,20 +854,6 @@ func authRedact(err error, token string) error {
 		}
 	}
 	return errors.New(msg)
-}
-
-func authCheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q must be an http or https URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
 }
 
 func authValidMethod(m string) bool {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
@@ -65,4 +66,23 @@ func (o TLSOptions) HTTPClient(follow bool, maxRedirects int) (*http.Client, err
 		return nil
 	}
 	return c, nil
+}
+
+// checkURL validates an absolute http(s) URL setting. Its errors never quote
+// the URL, which may carry a token or an API key.
+func checkURL(field, raw string) error {
+	if raw == "" {
+		return Fieldf(field, "is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Fieldf(field, "not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Fieldf(field, "must be absolute, with scheme http or https")
+	}
+	if u.Host == "" {
+		return Fieldf(field, "has no host")
+	}
+	return nil
 }

@@ -53,19 +53,8 @@ func (s *JSONRPCSpec) defaults() {
 
 // Validate implements Spec.
 func (s *JSONRPCSpec) Validate() error {
-	if s.URL == "" {
-		return Fieldf("url", "is required")
-	}
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		// url.Parse's error quotes the whole URL, which may hold an API key.
-		return Fieldf("url", "not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return Fieldf("url", "must be absolute, with scheme http or https")
-	}
-	if u.Host == "" {
-		return Fieldf("url", "has no host")
+	if err := checkURL("url", s.URL); err != nil {
+		return err
 	}
 	switch s.Flavor {
 	case FlavorEthereum, FlavorCometBFT:

@@ -135,19 +135,10 @@ func (s *PrometheusSpec) Validate() error {
 
 // validateAPIURL checks the `url` setting of an HTTP API probe.
 func validateAPIURL(raw string) error {
-	if raw == "" {
-		return Fieldf("url", "is required")
+	if err := checkURL("url", raw); err != nil {
+		return err
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return Fieldf("url", "not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return Fieldf("url", "must be absolute, with scheme http or https")
-	}
-	if u.Host == "" {
-		return Fieldf("url", "has no host")
-	}
+	u, _ := url.Parse(raw)
 	if u.RawQuery != "" || u.Fragment != "" {
 		return Fieldf("url", "must not have a query or fragment")
 	}

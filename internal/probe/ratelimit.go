@@ -47,8 +47,8 @@ func (s *RateLimitSpec) Validate() error {
 	if s.URL == "" {
 		return Fieldf("url", "is required")
 	}
-	if err := authCheckURL(s.URL); err != nil {
-		return Fieldf("url", "%v", err)
+	if err := checkURL("url", s.URL); err != nil {
+		return err
 	}
 	if !authValidMethod(s.Method) {
 		return Fieldf("method", "%q is not an HTTP method", s.Method)
