@@ -213,6 +213,11 @@ func writeTo(d *deps, out string, write func(io.Writer) error) error {
 		tmp.Close()
 		return fmt.Errorf("write report %s: %w", out, err)
 	}
+	// A report is for sharing (CreateTemp makes files private).
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", out, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write report %s: %w", out, err)
 	}
