@@ -134,8 +134,8 @@ func (d *decoder) decode(n *yaml.Node, out reflect.Value, field string) {
 			out.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
 		}
 		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+		for _, p := range pairs(n) {
+			k, v := p[0], p[1]
 			key := k.Value
 			if seen[key] {
 				d.errorf(k, join(field, key), "duplicate key %q", key)
@@ -242,14 +242,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, out reflect.Value, field string) {
 		}
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, p := range pairs(n) {
+		k, v := p[0], p[1]
 		key := k.Value
 		if seen[key] {
 			d.errorf(k, join(field, key), "duplicate key %q", key)
 			continue
 		}
 		seen[key] = true
+		if strings.HasPrefix(key, "x-") {
+			continue // an extension field: a home for YAML anchors, ignored
+		}
 		idx, ok := fields[key]
 		if !ok {
 			d.errorf(k, join(field, key), "unknown field %q%s", key, suggest(key, fields))
@@ -374,10 +377,69 @@ func mappingID(n *yaml.Node) string {
 	if n.Kind != yaml.MappingNode {
 		return ""
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "id" && n.Content[i+1].Kind == yaml.ScalarNode {
-			return n.Content[i+1].Value
+	for _, p := range pairs(n) {
+		if p[0].Value == "id" && p[1].Kind == yaml.ScalarNode {
+			return p[1].Value
 		}
 	}
 	return ""
+}
+
+// pairs returns a mapping's key/value pairs with YAML merge keys
+// (`<<: *base` or `<<: [*a, *b]`) expanded: merged pairs come first and
+// are overridden by the mapping's own keys, as YAML 1.1 defines. depth
+// bounds merges of merges.
+func pairs(n *yaml.Node) [][2]*yaml.Node {
+	return pairsDepth(n, 0, map[*yaml.Node][][2]*yaml.Node{})
+}
+
+// pairsDepth memoizes per node, so merges of merges (a "billion laughs"
+// document) cost the number of distinct mappings, not their expansion.
+func pairsDepth(n *yaml.Node, depth int, memo map[*yaml.Node][][2]*yaml.Node) [][2]*yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode || depth > 16 {
+		return nil
+	}
+	if p, ok := memo[n]; ok {
+		return p
+	}
+	memo[n] = nil // a mapping that merges itself contributes nothing
+	var merged, own [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			srcs := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			}
+			for _, src := range srcs {
+				for src != nil && src.Kind == yaml.AliasNode {
+					src = src.Alias
+				}
+				merged = append(merged, pairsDepth(src, depth+1, memo)...)
+			}
+			continue
+		}
+		own = append(own, [2]*yaml.Node{k, v})
+	}
+	if len(merged) == 0 {
+		memo[n] = own
+		return own
+	}
+	ownKeys := map[string]bool{}
+	for _, p := range own {
+		ownKeys[p[0].Value] = true
+	}
+	out := make([][2]*yaml.Node, 0, len(merged)+len(own))
+	seen := map[string]bool{}
+	// Later merge sources do not override earlier ones.
+	for _, p := range merged {
+		if ownKeys[p[0].Value] || seen[p[0].Value] {
+			continue
+		}
+		seen[p[0].Value] = true
+		out = append(out, p)
+	}
+	out = append(out, own...)
+	memo[n] = out
+	return out
 }

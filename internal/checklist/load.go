@@ -239,12 +239,12 @@ func (l *loader) probe(cp *Checkpoint) {
 	}
 	settings := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
 	var kindNode *yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "kind" {
-			kindNode = n.Content[i+1]
+	for _, p := range pairs(n) {
+		if p[0].Value == "kind" {
+			kindNode = p[1]
 			continue
 		}
-		settings.Content = append(settings.Content, n.Content[i], n.Content[i+1])
+		settings.Content = append(settings.Content, p[0], p[1])
 	}
 	if kindNode == nil {
 		l.errAt(posOf(n), cp.ID, "probe.kind", "is required (one of %s)", strings.Join(l.opts.Registry.Names(), ", "))
@@ -343,9 +343,9 @@ func fieldPos(n *yaml.Node, field string) Pos {
 			return p
 		}
 		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == part {
-				next = n.Content[i+1]
+		for _, p := range pairs(n) {
+			if p[0].Value == part {
+				next = p[1]
 				break
 			}
 		}

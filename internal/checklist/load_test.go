@@ -41,6 +41,31 @@ func TestLoadGood(t *testing.T) {
 	}
 }
 
+// YAML anchors and merge keys share defaults between checkpoints; the
+// mapping's own keys win over merged ones.
+func TestMergeKeys(t *testing.T) {
+	c, err := Load("testdata/merge.good.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Lookup("a"), c.Lookup("b")
+	if a.Domain != "infrastructure" || a.Owner != "DevOps Lead" || a.Timeout != 5*time.Second || a.Kind != "tcp" {
+		t.Errorf("a = %+v", a)
+	}
+	if b.Timeout != 9*time.Second || b.Domain != "infrastructure" {
+		t.Errorf("b: own keys must win over merged ones: %+v", b)
+	}
+	for id, want := range map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"} {
+		spec, err := c.Spec(c.Lookup(id), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := spec.(*probe.TCPSpec).Address; got != want {
+			t.Errorf("%s: address %q, want %q", id, got, want)
+		}
+	}
+}
+
 func TestVarsOverride(t *testing.T) {
 	t.Setenv("PRF_TEST_TOKEN", "x")
 	c, err := Load("testdata/basic.good.yaml", Options{Vars: map[string]string{"host": "localhost"}})
@@ -99,6 +124,11 @@ func TestBadChecklists(t *testing.T) {
 		}},
 		{"syntax.bad.yaml", []string{`syntax.bad.yaml:5:1: found unexpected end of stream`}},
 		{"empty.bad.yaml", []string{`empty.bad.yaml:1:1: empty checklist`}},
+		// Merges of merges, 8^7 deep: reported once each, at once.
+		{"laughs.bad.yaml", []string{
+			`laughs.bad.yaml:3:10: checkpoint "a": k1: unknown field "k1"`,
+			`laughs.bad.yaml:3:17: checkpoint "a": k2: unknown field "k2"`,
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -171,7 +201,7 @@ func TestInterpolate(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"basic.good.yaml", "probe.bad.yaml", "types.bad.yaml", "deps.bad.yaml"} {
+	for _, name := range []string{"basic.good.yaml", "probe.bad.yaml", "types.bad.yaml", "deps.bad.yaml", "merge.good.yaml"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

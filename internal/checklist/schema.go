@@ -68,7 +68,8 @@ func schemaOf(t reflect.Type) map[string]any {
 	case reflect.Struct:
 		props := map[string]any{}
 		addProps(t, props)
-		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		return map[string]any{"type": "object", "properties": props, "additionalProperties": false,
+			"patternProperties": map[string]any{"^x-": map[string]any{}}}
 	case reflect.Map:
 		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
 	case reflect.Slice:
