@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -170,6 +171,20 @@ func selector(cl *checklist.Checklist, only, tags []string) (func(*checklist.Che
 			return nil, usagef("--only: no checkpoint %q in %s", id, cl.File)
 		}
 	}
+	// A tag that selects nothing is a typo, not an empty (and so "ready")
+	// gate.
+	for _, t := range tags {
+		found := false
+		for _, cp := range cl.Checkpoints {
+			if slices.Contains(cp.Tags, t) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, usagef("--tag: no checkpoint in %s has tag %q", cl.File, t)
+		}
+	}
 	return func(cp *checklist.Checkpoint) bool {
 		if slices.Contains(only, cp.ID) {
 			return true
@@ -204,17 +219,15 @@ func writeTo(d *deps, out string, write func(io.Writer) error) error {
 	if out == "" || out == "-" {
 		return write(d.Out)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".prf-report-*")
+	// Created with 0666 so the umask decides who may read it, as for any
+	// file the user writes (CreateTemp would make it private).
+	tmpName := filepath.Join(filepath.Dir(out), fmt.Sprintf(".prf-report-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	tmp, err := os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write report %s: %w", out, err)
-	}
-	// A report is for sharing (CreateTemp makes files private).
-	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write report %s: %w", out, err)
 	}

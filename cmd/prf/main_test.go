@@ -117,6 +117,8 @@ func TestCheckExitCodes(t *testing.T) {
 		{"missing file", []string{"check", "--db", db, "-f", filepath.Join(dir, "nope.yaml")}, 2, ""},
 		{"bad format", []string{"check", "--db", db, "-f", ready, "-o", "pdf"}, 2, ""},
 		{"bad flag", []string{"check", "--bogus"}, 2, ""},
+		{"tag that selects nothing", []string{"check", "--db", db, "-f", ready, "--tag", "nosuchtag"}, 2, ""},
+		{"unknown --only id", []string{"check", "--db", db, "-f", ready, "--only", "nope"}, 2, ""},
 		{"lint ok", []string{"lint", "-f", ready}, 0, "ok: 2 checkpoints (2 automated, 0 manual)"},
 		{"lint bad", []string{"lint", "-f", bad}, 2, `bad.yaml:5:5: checkpoint "x": titel: unknown field "titel" (did you mean "title"?)`},
 		{"json", []string{"check", "--db", db, "-f", ready, "-q", "-o", "json"}, 0, `"verdict": "ready"`},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -86,10 +87,10 @@ func resolveRun(ctx context.Context, st store.Store, id string) (*store.Run, err
 		return &runs[0], nil
 	}
 	r, err := st.GetRun(ctx, id)
-	if err != nil {
-		return nil, usageError{err}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAmbiguous) {
+		return nil, usageError{err} // the user named a run that is not there
 	}
-	return r, nil
+	return r, err
 }
 
 func newRunsShowCmd(d *deps, g *globalOpts) *cobra.Command {

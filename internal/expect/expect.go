@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 )
 
 // CompileError is an expression that does not compile, with the position of
@@ -207,7 +209,11 @@ func Format(v any) string {
 		}
 	}
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
@@ -258,6 +264,8 @@ func (p *Program) values(det *cel.EvalDetails) []Value {
 	return out
 }
 
+// native turns a CEL value into plain Go: maps keyed by strings and []any,
+// so that the values read can be stored as JSON and redacted.
 func native(v ref.Val) any {
 	switch x := v.Value().(type) {
 	case time.Duration, time.Time, string, bool, int64, uint64, float64:
@@ -265,6 +273,26 @@ func native(v ref.Val) any {
 	}
 	if v.Type() == types.NullType {
 		return nil
+	}
+	if m, ok := v.(traits.Mapper); ok {
+		out := map[string]any{}
+		for it := m.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			key, ok := k.Value().(string)
+			if !ok {
+				key = fmt.Sprint(native(k))
+			}
+			out[key] = native(m.Get(k))
+		}
+		return out
+	}
+	if l, ok := v.(traits.Lister); ok {
+		n, _ := l.Size().Value().(int64)
+		out := make([]any, 0, n)
+		for i := int64(0); i < n; i++ {
+			out = append(out, native(l.Get(types.Int(i))))
+		}
+		return out
 	}
 	if n, err := v.ConvertToNative(reflectAny); err == nil {
 		return n

@@ -1,10 +1,12 @@
 package expect
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var fields = []string{"status", "latency", "body", "headers", "tls"}
@@ -95,4 +97,37 @@ func FuzzCompileEval(f *testing.F) {
 		v := p.Eval(obs)
 		_ = v.Message(src)
 	})
+}
+
+// An expression that reads a whole map or list keeps it as plain JSON
+// values (a map[any]any would not marshal).
+func TestValuesOfMapsAndLists(t *testing.T) {
+	p, err := Compile(`"Strict-Transport-Security" in headers && size(body.items) == 2`, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Eval(map[string]any{
+		"headers": map[string]any{"Content-Type": "text/plain"},
+		"body":    map[string]any{"items": []any{"a", float64(2)}},
+	})
+	if v.Pass || len(v.Values) != 1 {
+		t.Fatalf("verdict %+v", v)
+	}
+	m, ok := v.Values[0].Value.(map[string]any)
+	if !ok || m["Content-Type"] != "text/plain" {
+		t.Fatalf("headers read as %#v", v.Values[0].Value)
+	}
+	if _, err := json.Marshal(v.Values); err != nil {
+		t.Errorf("values do not marshal: %v", err)
+	}
+	if got := v.Message(p.Source()); !strings.Contains(got, `headers={"Content-Type":"text/plain"}`) {
+		t.Errorf("message %q", got)
+	}
+}
+
+func TestFormatCutsOnRuneBoundary(t *testing.T) {
+	s := Format(strings.Repeat("é", 100))
+	if !utf8.ValidString(s) {
+		t.Errorf("cut inside a rune: %q", s)
+	}
 }

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"encoding/json"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,13 +21,23 @@ func newRedactor(secrets []string) *redactor {
 	s := append([]string(nil), secrets...)
 	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
 	var pairs []string
+	seen := map[string]bool{}
 	for _, v := range s {
 		if len(v) < 4 {
 			// Too short to redact without mangling ordinary text; such a
 			// secret is weak anyway, and lint could say so.
 			continue
 		}
-		pairs = append(pairs, v, redacted)
+		// The secret as written, and as URLs, JSON and Go quoting escape
+		// it (a secret in a URL path is stored percent-encoded).
+		quoted := strconv.Quote(v)
+		js, _ := json.Marshal(v)
+		for _, form := range []string{v, url.PathEscape(v), url.QueryEscape(v), quoted[1 : len(quoted)-1], string(js[1 : len(js)-1])} {
+			if !seen[form] {
+				seen[form] = true
+				pairs = append(pairs, form, redacted)
+			}
+		}
 	}
 	if len(pairs) == 0 {
 		return &redactor{}
@@ -37,6 +50,28 @@ func (r *redactor) String(s string) string {
 		return s
 	}
 	return r.r.Replace(s)
+}
+
+// Strings redacts every string inside v (map keys too) and keeps every
+// other value as it is.
+func (r *redactor) Strings(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.String(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.String(k)] = r.Strings(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.Strings(e)
+		}
+		return out
+	}
+	return v
 }
 
 // Value redacts every string inside a flattened observation, map keys too,

@@ -119,7 +119,7 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 		redact:   newRedactor(secrets.Values()),
 		nodes:    make(map[string]*node, len(cps)),
 		position: make(map[string]int, len(cl.Checkpoints)),
-		results:  make(chan store.Result, opts.Concurrency*4),
+		results:  make(chan store.Result, 4*min(opts.Concurrency, len(cps)+1)),
 	}
 	r.emit(Event{Type: EventRunStarted, Run: run})
 	for i, cp := range cl.Checkpoints {
@@ -372,6 +372,11 @@ func (r *runner) attempt(ctx context.Context, cp *checklist.Checkpoint, spec pro
 		return
 	}
 	v := cp.Program.Eval(obs)
+	// Redact the values before the message quotes and cuts them: a secret
+	// escaped by %q or cut at the length limit would no longer match.
+	for i := range v.Values {
+		v.Values[i].Value = r.redact.Strings(v.Values[i].Value)
+	}
 	res.Values = r.marshal(valuesMap(v.Values))
 	res.Message = r.redact.String(v.Message(cp.Program.Source()))
 	switch {

@@ -383,3 +383,24 @@ func TestStartOrder(t *testing.T) {
 		t.Errorf("start order %q, want %q", got, want)
 	}
 }
+
+// A failing shadow checkpoint stays out of the verdict, so its dependents
+// still run: shadow mode never changes whether a run is ready.
+func TestShadowDependencyDoesNotGate(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("trial", "mode: shadow", "value: 2", "value == 1")+
+		cp("gate", "depends_on: [trial]", "value: 1", "value == 1"))
+	mem := newMem()
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byID(mem.results[run.ID])
+	if got["trial"].Status != store.StatusFail || got["gate"].Status != store.StatusPass {
+		t.Errorf("trial %s, gate %s (%s)", got["trial"].Status, got["gate"].Status, got["gate"].Message)
+	}
+	if run.Verdict != store.VerdictReady {
+		t.Errorf("verdict %s: a shadow failure changed the verdict", run.Verdict)
+	}
+}

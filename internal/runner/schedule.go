@@ -62,7 +62,9 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 	finish := func(n *node, res store.Result) {
 		r.results <- res
 		for _, d := range n.dependents {
-			if res.Status != store.StatusPass && d.skip == "" {
+			// A shadow checkpoint stays out of the verdict, so it does not
+			// gate its dependents either.
+			if res.Status != store.StatusPass && res.Mode != checklist.ModeShadow && d.skip == "" {
 				d.skip = fmt.Sprintf("dependency %q is %s", n.cp.ID, res.Status)
 			}
 			if d.waiting--; d.waiting == 0 {
