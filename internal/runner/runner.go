@@ -337,7 +337,9 @@ func (r *runner) attempt(ctx context.Context, cp *checklist.Checkpoint, spec pro
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				ch <- outcome{err: fmt.Errorf("probe panicked: %v\n%s", p, debug.Stack())}
+				// The stack goes to the checkpoint's log, not its message.
+				env.Logf("panic: %v\n%s", p, debug.Stack())
+				ch <- outcome{err: fmt.Errorf("probe panicked: %v", p)}
 			}
 		}()
 		obs, err := kind.Probe(actx, env, spec)

@@ -24,6 +24,7 @@ type fakeSpec struct {
 	IgnoreCtx bool          `yaml:"ignore_ctx"`
 	FailTimes int           `yaml:"fail_times"` // error on the first N attempts
 	Key       string        `yaml:"key"`
+	Panic     bool          `yaml:"panic"`
 }
 
 func (s *fakeSpec) Validate() error { return nil }
@@ -60,6 +61,9 @@ func (f *fakeKind) kind() probe.Kind {
 			attempt := f.attempts[s.Key]
 			f.mu.Unlock()
 			env.Logf("attempt %d echo %s", attempt, s.Echo)
+			if s.Panic {
+				panic("probe bug")
+			}
 			if s.Sleep > 0 {
 				if s.IgnoreCtx {
 					time.Sleep(s.Sleep)
@@ -402,5 +406,29 @@ func TestShadowDependencyDoesNotGate(t *testing.T) {
 	}
 	if run.Verdict != store.VerdictReady {
 		t.Errorf("verdict %s: a shadow failure changed the verdict", run.Verdict)
+	}
+}
+
+// A probe that panics is an error result, not a crashed run; the stack is
+// in the checkpoint's log, the message stays one line.
+func TestProbePanic(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	cl := load(t, f, cp("boom", "", "panic: true", "value == 1")+cp("fine", "", "value: 1", "value == 1"))
+	mem := newMem()
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byID(mem.results[run.ID])
+	boom := got["boom"]
+	if boom.Status != store.StatusError || boom.Message != "probe fake: probe panicked: probe bug" {
+		t.Errorf("boom: %s %q", boom.Status, boom.Message)
+	}
+	if !strings.Contains(strings.Join(boom.Log, "\n"), "goroutine") {
+		t.Errorf("no stack in the log: %q", boom.Log)
+	}
+	if got["fine"].Status != store.StatusPass {
+		t.Errorf("fine: %s", got["fine"].Status)
 	}
 }
