@@ -16,5 +16,11 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C stops the run and stores it; after it, signals get
+	// their default behaviour again, so a second Ctrl-C quits at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return execute(ctx, defaultDeps(), os.Args[1:])
 }

@@ -136,6 +136,10 @@ func (d *decoder) decode(n *yaml.Node, out reflect.Value, field string) {
 		seen := map[string]bool{}
 		for _, p := range pairs(n) {
 			k, v := p[0], p[1]
+			if k.Kind != yaml.ScalarNode {
+				d.errorf(k, field, "a key must be a plain value, not %s", kindName(k))
+				continue
+			}
 			key := k.Value
 			if seen[key] {
 				d.errorf(k, join(field, key), "duplicate key %q", key)

@@ -124,6 +124,7 @@ func TestBadChecklists(t *testing.T) {
 		}},
 		{"syntax.bad.yaml", []string{`syntax.bad.yaml:5:1: found unexpected end of stream`}},
 		{"empty.bad.yaml", []string{`empty.bad.yaml:1:1: empty checklist`}},
+		{"keys.bad.yaml", []string{`keys.bad.yaml:4:5: vars: a key must be a plain value, not a list`}},
 		// Merges of merges, 8^7 deep: reported once each, at once.
 		{"laughs.bad.yaml", []string{
 			`laughs.bad.yaml:3:10: checkpoint "a": k1: unknown field "k1"`,

@@ -64,6 +64,9 @@ func (s *HTTPSpec) Validate() error {
 	if s.MaxBodyBytes <= 0 {
 		return Fieldf("max_body_bytes", "must be positive")
 	}
+	if s.MaxBodyBytes > 1<<30 {
+		return Fieldf("max_body_bytes", "must be at most 1 GiB (1073741824)")
+	}
 	if s.Timeout < 0 {
 		return Fieldf("timeout", "must not be negative")
 	}
