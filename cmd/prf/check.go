@@ -231,6 +231,12 @@ func writeTo(d *deps, out string, write func(io.Writer) error) error {
 		tmp.Close()
 		return fmt.Errorf("write report %s: %w", out, err)
 	}
+	// On disk before it takes the report's name: a crash leaves the old
+	// report or the new one, never a torn file.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", out, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write report %s: %w", out, err)
 	}
