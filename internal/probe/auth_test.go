@@ -577,17 +577,7 @@ func TestAuthSpecValidate(t *testing.T) {
 			s := authNewSpec(t)
 			s.LoginURL, s.ProtectedURL = "https://127.0.0.1/login", "https://127.0.0.1/p"
 			tc.edit(s)
-			err := s.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Fatalf("Validate = %v, want a %s error", err, tc.field)
-			}
+			checkFieldError(t, s.Validate(), tc.field)
 		})
 	}
 }

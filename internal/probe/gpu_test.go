@@ -297,16 +297,7 @@ func TestGPUSpecValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := gpuSpec()
 			tc.mod(s)
-			err := s.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
+			checkValidateMsg(t, s.Validate(), tc.wantErr)
 		})
 	}
 }

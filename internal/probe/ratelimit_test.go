@@ -306,19 +306,9 @@ func TestRateLimitSpecValidate(t *testing.T) {
 			s := rlNewSpec(t)
 			s.URL = "http://127.0.0.1:8080/api"
 			tc.edit(s)
-			err := s.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				if s.Requests != 100 || s.Concurrency != 10 || s.Deadline != 10*time.Second || s.Method != "GET" {
-					t.Errorf("defaults = %+v", s)
-				}
-				return
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Fatalf("Validate = %v, want a %s error", err, tc.field)
+			checkFieldError(t, s.Validate(), tc.field)
+			if tc.field == "" && (s.Requests != 100 || s.Concurrency != 10 || s.Deadline != 10*time.Second || s.Method != "GET") {
+				t.Errorf("defaults = %+v", s)
 			}
 		})
 	}

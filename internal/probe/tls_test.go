@@ -498,22 +498,3 @@ func TestDaysUntil(t *testing.T) {
 		})
 	}
 }
-
-// checkFieldError checks that err is a *FieldError naming field, or nil
-// when field is "".
-func checkFieldError(t *testing.T, err error, field string) {
-	t.Helper()
-	if field == "" {
-		if err != nil {
-			t.Fatalf("Validate() = %v, want nil", err)
-		}
-		return
-	}
-	var fe *FieldError
-	if !errors.As(err, &fe) {
-		t.Fatalf("Validate() = %v, want a FieldError on %q", err, field)
-	}
-	if fe.Field != field {
-		t.Fatalf("Validate() names field %q (%v), want %q", fe.Field, err, field)
-	}
-}

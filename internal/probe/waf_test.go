@@ -547,19 +547,9 @@ func TestWAFSpecValidate(t *testing.T) {
 			s := wafNewSpec(t)
 			s.URL = "https://127.0.0.1/api/v1/test"
 			tc.edit(s)
-			err := s.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				if !s.IncludeBenign || s.Concurrency != 4 || s.Method != "GET" || s.BodyMethod != "POST" || s.Param != "q" {
-					t.Errorf("defaults = %+v", s)
-				}
-				return
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != tc.field {
-				t.Fatalf("Validate = %v, want a %s error", err, tc.field)
+			checkFieldError(t, s.Validate(), tc.field)
+			if tc.field == "" && (!s.IncludeBenign || s.Concurrency != 4 || s.Method != "GET" || s.BodyMethod != "POST" || s.Param != "q") {
+				t.Errorf("defaults = %+v", s)
 			}
 		})
 	}
