@@ -85,6 +85,12 @@ vars:
 {{- if .Migrations}}
   migrations_dir: {{q .Migrations}}
 {{- end}}
+# The WAF checks share one probe; each names its attack classes.
+x-waf: &waf
+  kind: waf
+  url: "${vars.base}/api/v1/data"
+  ca_file: "${vars.ca_file}"
+  include_benign: false
 secrets:
   password: env:{{.PasswordEnv}}
 {{- if .RedisAddr}}
@@ -352,6 +358,7 @@ checkpoints:
       deadline: 10s
       ca_file: "${vars.ca_file}"
     expect: limited > 0 && passed_before_429 <= 50 && retry_after != ""
+
   - id: sec.waf.sqli
     title: WAF blocks SQL injection
     domain: security
@@ -360,7 +367,7 @@ checkpoints:
     validation: curl "/api/v1/data?id=1' OR '1'='1" (expect 403)
     controls: [OWASP:A03, NIST-800-53:SI-10]
     timeout: 15s
-    probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [sqli], ca_file: "${vars.ca_file}", include_benign: false}
+    probe: {<<: *waf, classes: [sqli]}
     expect: classes.sqli.block_rate == 1.0
 
   - id: sec.waf.xss
@@ -371,7 +378,7 @@ checkpoints:
     validation: curl "/api/v1/data?q=<script>" (expect 403)
     controls: [OWASP:A03, NIST-800-53:SI-10]
     timeout: 15s
-    probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [xss], ca_file: "${vars.ca_file}", include_benign: false}
+    probe: {<<: *waf, classes: [xss]}
     expect: classes.xss.block_rate == 1.0
 
   - id: sec.waf.traversal-injection
@@ -382,7 +389,7 @@ checkpoints:
     validation: ../../etc/passwd and ;cat /etc/passwd (expect 403)
     controls: [OWASP:A01, OWASP:A03]
     timeout: 15s
-    probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [path_traversal, command_injection], ca_file: "${vars.ca_file}", include_benign: false}
+    probe: {<<: *waf, classes: [path_traversal, command_injection]}
     expect: classes.path_traversal.block_rate == 1.0 && classes.command_injection.block_rate == 1.0
 
   - id: sec.waf.ssrf-jndi
@@ -393,7 +400,7 @@ checkpoints:
     validation: url=http://169.254.169.254/ and ${jndi:ldap://…} (expect 403)
     controls: [OWASP:A10, OWASP:A06]
     timeout: 15s
-    probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [ssrf, jndi], ca_file: "${vars.ca_file}", include_benign: false}
+    probe: {<<: *waf, classes: [ssrf, jndi]}
     expect: classes.ssrf.block_rate == 1.0 && classes.jndi.block_rate == 1.0
 
   - id: sec.waf.false-positives
@@ -404,7 +411,7 @@ checkpoints:
     severity: warning
     validation: benign requests are not blocked
     timeout: 15s
-    probe: {kind: waf, url: "${vars.base}/api/v1/data", classes: [sqli], ca_file: "${vars.ca_file}"}
+    probe: {<<: *waf, classes: [sqli], include_benign: true}
     expect: benign_sent > 0 && false_positive_rate == 0.0
 
 {{- if .Postgres}}
