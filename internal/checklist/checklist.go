@@ -53,18 +53,49 @@ type Checklist struct {
 	Name        string            `yaml:"name" doc:"name of the checklist, shown in reports and used to group runs"`
 	Description string            `yaml:"description" doc:"free text"`
 	Vars        map[string]string `yaml:"vars" doc:"variables, used as ${vars.NAME} in probe settings and expect"`
-	Secrets     map[string]string `yaml:"secrets" doc:"secret references (env:NAME or file:PATH), used as ${secrets.NAME} in probe settings; resolved at run time, never stored or printed"`
+	Secrets     map[string]string `yaml:"secrets" doc:"secret references (env:NAME or file:PATH), used as ${secrets.NAME} in probe settings; resolved at run time, never stored or printed; an empty reference declares a secret that is not configured"`
+	Include     []string          `yaml:"include" doc:"checklists this one builds on, loaded first: \"catalog\" (PRF's built-in catalogue) or a path relative to this file"`
+	Disable     []*Disable        `yaml:"disable" doc:"checkpoints (usually included ones) to leave out of runs, by id or by tag, each with the reason that reports show"`
+	Override    []*Override       `yaml:"override" doc:"changes to checkpoints (usually included ones) by id: severity, mode, owner, timeout, retries, expect"`
 	Checkpoints []*Checkpoint     `yaml:"checkpoints" doc:"the checkpoints"`
 	Pos         Positions         `yaml:"-" json:"-"`
 
 	File   string `yaml:"-"` // where it was loaded from
-	Digest string `yaml:"-"` // SHA-256 of the file's bytes, hex
+	Digest string `yaml:"-"` // SHA-256 of the file's bytes and of every included one, hex
+
+	// VarDocs holds the comment written above each variable and secret
+	// (keys "vars.NAME", "secrets.NAME"), for prf init.
+	VarDocs map[string]string `yaml:"-"`
+}
+
+// Disable leaves checkpoints out of runs; they are reported as skipped with
+// the reason, never silently dropped.
+type Disable struct {
+	ID     string    `yaml:"id" doc:"the checkpoint id"`
+	Tag    string    `yaml:"tag" doc:"every checkpoint with this tag"`
+	Reason string    `yaml:"reason" doc:"why (required; shown in reports)"`
+	Pos    Positions `yaml:"-" json:"-"`
+	file   string
+}
+
+// Override changes a checkpoint without copying it.
+type Override struct {
+	ID       string        `yaml:"id" doc:"the checkpoint id"`
+	Severity string        `yaml:"severity" doc:"new severity"`
+	Mode     string        `yaml:"mode" doc:"new mode"`
+	Owner    string        `yaml:"owner" doc:"new owner"`
+	Timeout  time.Duration `yaml:"timeout" doc:"new timeout per attempt"`
+	Retries  *int          `yaml:"retries" doc:"new retry count"`
+	Expect   string        `yaml:"expect" doc:"new expect expression"`
+	Pos      Positions     `yaml:"-" json:"-"`
+	file     string
 }
 
 // Checkpoint is one row of the checklist.
 type Checkpoint struct {
 	ID          string        `yaml:"id" doc:"unique, stable, dotted id (e.g. sec.tls.version)"`
 	Title       string        `yaml:"title" doc:"what is checked, as the document words it"`
+	Source      string        `yaml:"source" doc:"where it comes from in the source document, e.g. §2.1 row 4"`
 	Description string        `yaml:"description" doc:"free text"`
 	Domain      string        `yaml:"domain" doc:"one of the document's domains"`
 	Category    string        `yaml:"category" doc:"group inside the domain (the document's table or component)"`
@@ -87,6 +118,16 @@ type Checkpoint struct {
 	Kind    string          `yaml:"-"` // probe kind, "" when manual
 	Manual  *Manual         `yaml:"-"`
 	Program *expect.Program `yaml:"-"`
+	// File is the checklist file the checkpoint is written in.
+	File string `yaml:"-"`
+	// NotConfigured lists the empty variables and secrets its probe or
+	// expect reads ("api_url", "secrets.database_dsn"); such a checkpoint is
+	// skipped as not configured.
+	NotConfigured []string `yaml:"-"`
+	// Disabled is the reason a disable entry gave, "" when enabled.
+	Disabled string `yaml:"-"`
+	// expectFile is where an override wrote expect, for its errors.
+	expectFile string
 	// probeKind is the registry entry, settings the probe mapping without `kind`.
 	probeKind probe.Kind
 	settings  *yaml.Node

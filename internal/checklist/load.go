@@ -1,8 +1,6 @@
 package checklist
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +23,9 @@ type Options struct {
 	Registry *probe.Registry
 	// Vars override the file's vars (from --var NAME=VALUE).
 	Vars map[string]string
+	// Secrets override the file's secret references (from --secret
+	// NAME=REF).
+	Secrets map[string]string
 	// ResolveSecrets makes an unresolvable secret reference an error (lint
 	// and check do; loading for a report does not).
 	ResolveSecrets bool
@@ -40,35 +41,24 @@ func Load(path string, opts Options) (*Checklist, error) {
 	return Parse(data, path, opts)
 }
 
-// Parse validates a checklist held in memory; file names it in errors.
+// Parse validates a checklist held in memory; file names it in errors and
+// is the directory its relative includes are read from.
 func Parse(data []byte, file string, opts Options) (*Checklist, error) {
 	if opts.Registry == nil {
 		opts.Registry = probe.Default()
 	}
-	sum := sha256.Sum256(data)
 	var errs Errors
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		line, msg := yamlErrorLine(err)
-		errs.add(&Error{File: file, Line: line, Col: 1, Msg: msg})
+	l := &loader{errs: &errs, file: file, opts: opts, exprs: expect.NewCompiler()}
+	root := l.parseDoc(Source{Name: file, Data: data}, nil)
+	if root == nil {
 		return nil, errs.err()
 	}
-	c := &Checklist{File: file, Digest: hex.EncodeToString(sum[:])}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		errs.add(&Error{File: file, Line: 1, Col: 1, Msg: "empty checklist"})
-		return nil, errs.err()
-	}
-	d := &decoder{errs: &errs, file: file}
-	d.decode(&root, reflect.ValueOf(c).Elem(), "")
-	if len(errs) > 0 && c.Pos == nil {
-		return nil, errs.err()
-	}
-	l := &loader{c: c, errs: &errs, file: file, opts: opts, exprs: expect.NewCompiler()}
+	l.c = l.assemble(root)
 	l.validate()
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return l.c, nil
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -101,22 +91,19 @@ var (
 
 func (l *loader) validate() {
 	c := l.c
-	if c.Version != Version {
-		l.errAt(c.Pos.at("version"), "", "version", "unsupported version %d (this prf reads version %d)", c.Version, Version)
-	}
-	if strings.TrimSpace(c.Name) == "" {
-		l.errAt(c.Pos.at("name"), "", "name", "is required")
-	}
 	for k, v := range l.opts.Vars {
-		if c.Vars == nil {
-			c.Vars = map[string]string{}
-		}
 		c.Vars[k] = v
+	}
+	for k, v := range l.opts.Secrets {
+		c.Secrets[k] = v
 	}
 	for _, k := range sortedKeys(c.Secrets) {
 		p := c.Pos.at("secrets")
 		if !nameRE.MatchString(k) {
 			l.errAt(p, "", "secrets."+k, "invalid name (letters, digits, _)")
+		}
+		if c.Secrets[k] == "" {
+			continue // declared, not configured
 		}
 		if err := checkSecretRef(c.Secrets[k]); err != nil {
 			l.errAt(p, "", "secrets."+k, "%v", err)
@@ -137,17 +124,29 @@ func (l *loader) validate() {
 			l.errAt(c.Pos.at("checkpoints"), "", fmt.Sprintf("checkpoints[%d]", i), "empty checkpoint")
 			continue
 		}
-		l.checkpoint(cp)
 		if cp.ID == "" {
 			continue
 		}
 		if prev, dup := ids[cp.ID]; dup {
-			l.errAt(cp.Pos.at("id"), cp.ID, "id", "duplicate id (first at line %d)", prev.Pos.at("id").Line)
+			l.file = cp.File
+			where := fmt.Sprintf("line %d", prev.Pos.at("id").Line)
+			if prev.File != cp.File {
+				where = fmt.Sprintf("%s:%d; change an included checkpoint with override:", prev.File, prev.Pos.at("id").Line)
+			}
+			l.errAt(cp.Pos.at("id"), cp.ID, "id", "duplicate id (first at %s)", where)
 			continue
 		}
 		ids[cp.ID] = cp
 	}
+	l.applyOverrides(ids)
+	for _, cp := range c.Checkpoints {
+		if cp != nil {
+			l.file = cp.File
+			l.checkpoint(cp)
+		}
+	}
 	l.dependencies(ids)
+	l.file = c.File
 }
 
 func (p Positions) at(key string) Pos {
@@ -257,11 +256,32 @@ func (l *loader) probe(cp *Checkpoint) {
 	}
 	cp.Kind, cp.probeKind, cp.settings = k.Name, k, settings
 	// Decode at load time with secrets as placeholders, to report unknown
-	// settings, wrong types and invalid values with their position.
+	// settings, wrong types and invalid values with their position. A
+	// checkpoint that reads an empty variable is not configured: it is
+	// skipped at run time, and its settings are judged once it is.
 	var errs Errors
+	unset := map[string]bool{}
 	spec := l.c.decodeSpec(cp, &errs, func(ref string) (string, error) {
-		return l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil })
+		return notConfigured(unset, ref)(l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil }))
 	})
+	if strings.TrimSpace(cp.Expect) == "" {
+		l.errAt(cp.Pos.at(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
+		return
+	}
+	file := l.file
+	if cp.expectFile != "" {
+		file = cp.expectFile
+	}
+	src, err := interpolate(cp.Expect, func(ref string) (string, error) {
+		if strings.HasPrefix(ref, "secrets.") {
+			return "", fmt.Errorf("secrets cannot be used in expect")
+		}
+		return notConfigured(unset, ref)(l.c.lookupRef(ref, nil))
+	})
+	if len(unset) > 0 {
+		cp.NotConfigured = sortedKeys(unset)
+		return
+	}
 	for _, e := range errs {
 		l.errs.add(e)
 	}
@@ -270,18 +290,8 @@ func (l *loader) probe(cp *Checkpoint) {
 			l.specError(cp, err)
 		}
 	}
-	if strings.TrimSpace(cp.Expect) == "" {
-		l.errAt(cp.Pos.at(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
-		return
-	}
-	src, err := interpolate(cp.Expect, func(ref string) (string, error) {
-		if strings.HasPrefix(ref, "secrets.") {
-			return "", fmt.Errorf("secrets cannot be used in expect")
-		}
-		return l.c.lookupRef(ref, nil)
-	})
 	if err != nil {
-		l.errAt(cp.Pos.at("expect"), cp.ID, "expect", "%v", err)
+		l.errs.add(&Error{File: file, Line: cp.Pos.at("expect").Line, Col: cp.Pos.at("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
 		return
 	}
 	prog, err := l.exprs.Compile(src, k.Fields())
@@ -289,15 +299,36 @@ func (l *loader) probe(cp *Checkpoint) {
 		var ces expect.CompileErrors
 		if errors.As(err, &ces) {
 			for _, ce := range ces {
-				l.errs.add(&Error{File: l.file, ID: cp.ID, Field: "expect", Msg: ce.Msg + fieldsHint(ce.Msg, k),
+				l.errs.add(&Error{File: file, ID: cp.ID, Field: "expect", Msg: ce.Msg + fieldsHint(ce.Msg, k),
 					Line: exprPos(cp, ce).Line, Col: exprPos(cp, ce).Col})
 			}
 			return
 		}
-		l.errAt(cp.Pos.at("expect"), cp.ID, "expect", "%v", err)
+		l.errs.add(&Error{File: file, Line: cp.Pos.at("expect").Line, Col: cp.Pos.at("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
 		return
 	}
 	cp.Program = prog
+}
+
+// NotConfiguredError is returned for a reference to an empty variable or
+// secret that has no default.
+type NotConfiguredError struct{ Name string }
+
+func (e *NotConfiguredError) Error() string {
+	return fmt.Sprintf("%s is not configured", e.Name)
+}
+
+// notConfigured turns a not-configured reference into a recorded name and
+// an empty value, so that interpolation goes on and finds every one.
+func notConfigured(unset map[string]bool, _ string) func(string, error) (string, error) {
+	return func(v string, err error) (string, error) {
+		var nc *NotConfiguredError
+		if errors.As(err, &nc) {
+			unset[nc.Name] = true
+			return "", nil
+		}
+		return v, err
+	}
 }
 
 func fieldsHint(msg string, k probe.Kind) string {
@@ -359,7 +390,7 @@ func fieldPos(n *yaml.Node, field string) Pos {
 
 func (c *Checklist) decodeSpec(cp *Checkpoint, errs *Errors, lookup func(ref string) (string, error)) probe.Spec {
 	spec := cp.probeKind.NewSpec()
-	d := &decoder{errs: errs, file: c.File, id: cp.ID, prefix: "probe.", interp: func(s string) (string, error) {
+	d := &decoder{errs: errs, file: cp.File, id: cp.ID, prefix: "probe.", interp: func(s string) (string, error) {
 		return interpolate(s, lookup)
 	}}
 	d.decode(cp.settings, reflect.ValueOf(spec).Elem(), "")
@@ -367,7 +398,10 @@ func (c *Checklist) decodeSpec(cp *Checkpoint, errs *Errors, lookup func(ref str
 }
 
 // lookupRef resolves "vars.NAME" and, with secret set, "secrets.NAME".
+// "vars.NAME:-DEFAULT" gives DEFAULT when NAME is empty; without a default
+// an empty variable or secret is a *NotConfiguredError.
 func (c *Checklist) lookupRef(ref string, secret func(name string) (string, error)) (string, error) {
+	ref, def, hasDef := strings.Cut(ref, ":-")
 	ns, name, _ := strings.Cut(ref, ".")
 	switch ns {
 	case "vars":
@@ -375,13 +409,26 @@ func (c *Checklist) lookupRef(ref string, secret func(name string) (string, erro
 		if !ok {
 			return "", fmt.Errorf("undefined variable ${%s}", ref)
 		}
+		if v == "" {
+			if hasDef {
+				return def, nil
+			}
+			return "", &NotConfiguredError{Name: name}
+		}
 		return v, nil
 	case "secrets":
-		if _, ok := c.Secrets[name]; !ok {
+		r, ok := c.Secrets[name]
+		if !ok {
 			return "", fmt.Errorf("undeclared secret ${%s} (declare it under secrets:)", ref)
 		}
 		if secret == nil {
 			return "", fmt.Errorf("secrets cannot be used here")
+		}
+		if r == "" {
+			if hasDef {
+				return def, nil
+			}
+			return "", &NotConfiguredError{Name: "secrets." + name}
 		}
 		return secret(name)
 	}
@@ -395,6 +442,9 @@ type Secrets map[string]string
 func (c *Checklist) ResolveSecrets() (Secrets, error) {
 	s := make(Secrets, len(c.Secrets))
 	for _, k := range sortedKeys(c.Secrets) {
+		if c.Secrets[k] == "" {
+			continue // not configured
+		}
 		v, err := ResolveSecret(c.Secrets[k])
 		if err != nil {
 			return nil, fmt.Errorf("secret %q: %w", k, err)
@@ -442,6 +492,7 @@ func (l *loader) dependencies(ids map[string]*Checkpoint) {
 		if cp == nil {
 			continue
 		}
+		l.file = cp.File
 		for i, dep := range cp.DependsOn {
 			switch {
 			case dep == cp.ID:
@@ -462,6 +513,7 @@ func (l *loader) dependencies(ids map[string]*Checkpoint) {
 	var stack []string
 	var visit func(id string)
 	visit = func(id string) {
+		l.file = ids[id].File
 		color[id] = grey
 		stack = append(stack, id)
 		cp := ids[id]
@@ -475,6 +527,7 @@ func (l *loader) dependencies(ids map[string]*Checkpoint) {
 			case grey:
 				i := slices.Index(stack, dep)
 				cycle := append(append([]string{}, stack[i:]...), dep)
+				l.file = cp.File
 				l.errAt(cp.Pos.at("depends_on"), cp.ID, "depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
 			}
 		}

@@ -21,6 +21,7 @@ func kinds() []Kind {
 		define("jsonrpc", "chain node RPC: Ethereum-style or CometBFT-style sync, height advancing, peers, block time, validators", probeJSONRPC),
 		define("grpc", "gRPC health checking protocol (grpc.health.v1), per service", probeGRPC),
 		define("gpu", "GPUs via nvidia-smi: utilization, memory, temperature, ECC errors per GPU", probeGPU),
+		define("date", "a date that is data (certification expiry, last restore test): days left or since, against the clock", probeDate),
 		define("waf", "malicious request corpus by class and benign controls: share blocked per class, false positives", probeWAF),
 	}
 }

@@ -35,6 +35,7 @@ type JSONReport struct {
 	Verdict         store.Verdict  `json:"verdict"`
 	Total           int            `json:"total"`
 	Summary         Summary        `json:"summary"`
+	Skipped         map[string]int `json:"skipped_by"` // skipped results by why: dependency, not_configured, disabled
 	Automated       int            `json:"automated"`
 	AutomatedShare  float64        `json:"automated_share"`
 	Results         []JSONResult   `json:"results"`
@@ -44,6 +45,7 @@ type JSONReport struct {
 type JSONResult struct {
 	ID          string          `json:"id"`
 	Title       string          `json:"title"`
+	Source      string          `json:"source,omitempty"`
 	Domain      string          `json:"domain"`
 	Category    string          `json:"category"`
 	Owner       string          `json:"owner"`
@@ -53,6 +55,7 @@ type JSONResult struct {
 	Manual      bool            `json:"manual"`
 	Validation  string          `json:"validation"`
 	Status      store.Status    `json:"status"`
+	Skip        string          `json:"skip,omitempty"`
 	Message     string          `json:"message"`
 	StartedAt   *time.Time      `json:"started_at"` // null when it never ran
 	DurationMS  float64         `json:"duration_ms"`
@@ -126,6 +129,7 @@ func (rep *Report) JSON() JSONReport {
 		Verdict:         rep.Verdict(),
 		Total:           max(rep.Run.Total, len(rep.Results)),
 		Summary:         Summary(rep.Counts()),
+		Skipped:         rep.SkipCounts(),
 		Automated:       rep.Automated(),
 		AutomatedShare:  roundTo(rep.AutomatedShare(), 4),
 		Results:         []JSONResult{},
@@ -138,6 +142,8 @@ func (rep *Report) JSON() JSONReport {
 		doc.Results = append(doc.Results, JSONResult{
 			ID:          r.ID,
 			Title:       r.Title,
+			Source:      r.Source,
+			Skip:        r.Skip,
 			Domain:      r.Domain,
 			Category:    r.Category,
 			Owner:       r.Owner,

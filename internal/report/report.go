@@ -233,14 +233,47 @@ func (rep *Report) AutomatedText() string {
 	return fmt.Sprintf("%d%% (%d of %d)", int(math.Round(rep.AutomatedShare()*100)), rep.Automated(), len(rep.Results))
 }
 
-// CountsText is e.g. "3 pass, 1 fail, 0 warn, 0 error, 0 skipped, 2 pending".
+// CountsText is e.g. "3 pass, 1 fail, 0 warn, 0 error, 5 skipped (4 not
+// configured, 1 disabled), 2 pending".
 func (rep *Report) CountsText() string {
 	c := rep.Counts()
 	parts := make([]string, 0, len(store.Statuses))
 	for _, s := range store.Statuses {
-		parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
+		part := fmt.Sprintf("%d %s", c[s], s)
+		if s == store.StatusSkipped {
+			part += rep.skipDetail()
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// SkipCounts counts skipped results by why they did not run.
+func (rep *Report) SkipCounts() map[string]int {
+	m := map[string]int{}
+	for i := range rep.Results {
+		if r := &rep.Results[i]; r.Status == store.StatusSkipped && r.Skip != "" {
+			m[r.Skip]++
+		}
+	}
+	return m
+}
+
+// skipDetail is " (4 not configured, 1 disabled)", or "" when no skipped
+// result was left out on purpose.
+func (rep *Report) skipDetail() string {
+	m := rep.SkipCounts()
+	var parts []string
+	if n := m[store.SkipNotConfigured]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d not configured", n))
+	}
+	if n := m[store.SkipDisabled]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d disabled", n))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // TotalText is "N checkpoints", or "N of M checkpoints" when the run

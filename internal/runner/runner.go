@@ -247,6 +247,7 @@ func (r *runner) baseResult(cp *checklist.Checkpoint) store.Result {
 	return store.Result{
 		ID:         cp.ID,
 		Title:      cp.Title,
+		Source:     cp.Source,
 		Domain:     cp.Domain,
 		Category:   cp.Category,
 		Owner:      cp.Owner,
@@ -272,9 +273,10 @@ func (r *runner) pending(cp *checklist.Checkpoint) store.Result {
 	return res
 }
 
-func (r *runner) skipped(cp *checklist.Checkpoint, why string) store.Result {
+func (r *runner) skipped(cp *checklist.Checkpoint, why, kind string) store.Result {
 	res := r.baseResult(cp)
 	res.Status = store.StatusSkipped
+	res.Skip = kind
 	res.Message = why
 	res.StartedAt = time.Now().UTC()
 	return res

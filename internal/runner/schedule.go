@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/store"
@@ -15,7 +16,29 @@ type node struct {
 	pos        int // place in the checklist: ready checkpoints start in this order
 	waiting    int // dependencies not finished yet
 	dependents []*node
-	skip       string // why it will not run (a dependency did not pass), "" to run
+	skip       string // why it will not run, "" to run
+	skipKind   string // store.SkipDependency, SkipNotConfigured or SkipDisabled
+}
+
+// notConfiguredMessage says what to set, e.g. "not configured: set api_url
+// (--var api_url=...) and secret database_dsn (--secret database_dsn=env:NAME)".
+func notConfiguredMessage(names []string) string {
+	var vars, secrets []string
+	for _, n := range names {
+		if s, ok := strings.CutPrefix(n, "secrets."); ok {
+			secrets = append(secrets, s)
+		} else {
+			vars = append(vars, n)
+		}
+	}
+	var parts []string
+	if len(vars) > 0 {
+		parts = append(parts, fmt.Sprintf("set %s (--var %s=...)", strings.Join(vars, ", "), vars[0]))
+	}
+	if len(secrets) > 0 {
+		parts = append(parts, fmt.Sprintf("secret %s (--secret %s=env:NAME)", strings.Join(secrets, ", "), secrets[0]))
+	}
+	return "not configured: " + strings.Join(parts, " and ")
 }
 
 // plan links the selected checkpoints by their dependencies. A dependency
@@ -24,6 +47,12 @@ func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
 	nodes := make([]*node, len(cps))
 	for i, cp := range cps {
 		n := &node{cp: cp, pos: r.position[cp.ID]}
+		switch {
+		case cp.Disabled != "":
+			n.skip, n.skipKind = "disabled: "+cp.Disabled, store.SkipDisabled
+		case len(cp.NotConfigured) > 0:
+			n.skip, n.skipKind = notConfiguredMessage(cp.NotConfigured), store.SkipNotConfigured
+		}
 		nodes[i] = n
 		r.nodes[cp.ID] = n
 	}
@@ -32,7 +61,7 @@ func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
 			d, ok := r.nodes[dep]
 			if !ok {
 				if n.skip == "" {
-					n.skip = fmt.Sprintf("dependency %q is not part of this run", dep)
+					n.skip, n.skipKind = fmt.Sprintf("dependency %q is not part of this run", dep), store.SkipDependency
 				}
 				continue
 			}
@@ -65,7 +94,14 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 			// A shadow checkpoint stays out of the verdict, so it does not
 			// gate its dependents either.
 			if res.Status != store.StatusPass && res.Mode != checklist.ModeShadow && d.skip == "" {
-				d.skip = fmt.Sprintf("dependency %q is %s", n.cp.ID, res.Status)
+				switch res.Skip {
+				case store.SkipNotConfigured, store.SkipDisabled:
+					// Not running a check is not a failure: its dependents
+					// are left out the same way.
+					d.skip, d.skipKind = fmt.Sprintf("dependency %q is %s", n.cp.ID, strings.ReplaceAll(res.Skip, "_", " ")), res.Skip
+				default:
+					d.skip, d.skipKind = fmt.Sprintf("dependency %q is %s", n.cp.ID, res.Status), store.SkipDependency
+				}
 			}
 			if d.waiting--; d.waiting == 0 {
 				heap.Push(ready, d)
@@ -78,7 +114,7 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 			switch {
 			case n.skip != "":
 				heap.Pop(ready)
-				finish(n, r.skipped(n.cp, n.skip))
+				finish(n, r.skipped(n.cp, n.skip, n.skipKind))
 				continue
 			case n.cp.Manual != nil:
 				heap.Pop(ready)

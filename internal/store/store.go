@@ -25,6 +25,13 @@ const (
 // Statuses lists every status in report order.
 var Statuses = []Status{StatusPass, StatusFail, StatusWarn, StatusError, StatusSkipped, StatusPending}
 
+// Why a skipped checkpoint did not run (Result.Skip).
+const (
+	SkipDependency    = "dependency"     // a checkpoint it depends on did not pass: blocks
+	SkipNotConfigured = "not_configured" // reads a variable or secret that is not set: does not block
+	SkipDisabled      = "disabled"       // left out on purpose, with a reason: does not block
+)
+
 // RunState is where a run is in its life.
 type RunState string
 
@@ -67,6 +74,7 @@ type Result struct {
 	Seq         int             `json:"-"` // order in which it was recorded
 	ID          string          `json:"id"`
 	Title       string          `json:"title"`
+	Source      string          `json:"source,omitempty"` // place in the source document, e.g. §2.1 row 4
 	Domain      string          `json:"domain"`
 	Category    string          `json:"category"`
 	Owner       string          `json:"owner"`
@@ -77,6 +85,7 @@ type Result struct {
 	Controls    []string        `json:"controls,omitempty"`
 	Tags        []string        `json:"tags,omitempty"`
 	Status      Status          `json:"status"`
+	Skip        string          `json:"skip,omitempty"` // with StatusSkipped: SkipDependency, SkipNotConfigured or SkipDisabled
 	Message     string          `json:"message"`
 	Expect      string          `json:"expect,omitempty"`
 	Values      json.RawMessage `json:"values,omitempty"`      // what the expression read, redacted
@@ -92,9 +101,14 @@ type Result struct {
 
 // Blocks reports whether a result keeps its run from being ready: an
 // enforced, blocking checkpoint that did not pass (failed, errored, was
-// skipped, or is pending an attestation). The values match the checklist's
-// mode and severity names.
+// skipped because a dependency did not pass, or is pending an
+// attestation). A checkpoint that is not configured or was disabled with a
+// reason does not block; reports count those apart. The values match the
+// checklist's mode and severity names.
 func (r *Result) Blocks() bool {
+	if r.Status == StatusSkipped && (r.Skip == SkipNotConfigured || r.Skip == SkipDisabled) {
+		return false
+	}
 	return r.Mode == "enforce" && r.Severity == "blocking" && r.Status != StatusPass
 }
 

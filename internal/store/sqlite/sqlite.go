@@ -521,10 +521,10 @@ func (db *DB) markInterrupted(ctx context.Context, id string) (ok bool, err erro
 
 const insertResultSQL = `INSERT INTO results (run_id, seq, checkpoint_id, title, domain, category,
 	owner, severity, mode, kind, validation, controls, tags, status, message, expect,
-	expect_values, observation, log, started_at, duration_ms, attempts, position)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	expect_values, observation, log, started_at, duration_ms, attempts, position, skip, source)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-const resultColumns = 23
+const resultColumns = 25
 
 const runHeadSQL = `SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?),
 	(SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = ?)`
@@ -621,7 +621,7 @@ func appendResultArgs(args []any, runID string, r *store.Result) ([]any, error) 
 	return append(args,
 		runID, r.Seq, r.ID, r.Title, r.Domain, r.Category,
 		r.Owner, r.Severity, r.Mode, r.Kind, r.Validation, controls, tags, string(r.Status), r.Message, r.Expect,
-		rawText(r.Values), rawText(r.Observation), log, formatTime(r.StartedAt), r.DurationMS, r.Attempts, r.Position,
+		rawText(r.Values), rawText(r.Observation), log, formatTime(r.StartedAt), r.DurationMS, r.Attempts, r.Position, r.Skip, r.Source,
 	), nil
 }
 
@@ -677,7 +677,7 @@ func (db *DB) Results(ctx context.Context, runID string) (results []store.Result
 	defer tx.Rollback() //nolint:errcheck // read-only
 	rows, err := tx.QueryContext(ctx, `SELECT seq, checkpoint_id, title, domain, category,
 		owner, severity, mode, kind, validation, controls, tags, status, message, expect,
-		expect_values, observation, log, started_at, duration_ms, attempts, position
+		expect_values, observation, log, started_at, duration_ms, attempts, position, skip, source
 		FROM results WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, err
@@ -692,7 +692,7 @@ func (db *DB) Results(ctx context.Context, runID string) (results []store.Result
 		)
 		if err := rows.Scan(&r.Seq, &r.ID, &r.Title, &r.Domain, &r.Category,
 			&r.Owner, &r.Severity, &r.Mode, &r.Kind, &r.Validation, &controls, &tags, &status, &r.Message, &r.Expect,
-			&values, &obs, &log, &started, &r.DurationMS, &r.Attempts, &r.Position); err != nil {
+			&values, &obs, &log, &started, &r.DurationMS, &r.Attempts, &r.Position, &r.Skip, &r.Source); err != nil {
 			return nil, err
 		}
 		r.Status = store.Status(status)

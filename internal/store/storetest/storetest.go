@@ -104,6 +104,8 @@ func result(i int) store.Result {
 		DurationMS:  12.345678 + float64(i),
 		Attempts:    1 + i%3,
 		Position:    i * 7,
+		Skip:        []string{"", store.SkipDependency, store.SkipNotConfigured, store.SkipDisabled}[i%4],
+		Source:      fmt.Sprintf("§2.1 row %d", i+1),
 	}
 }
 
