@@ -279,13 +279,23 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 			l.errs.add(&Error{File: o.file, Line: p.Line, Col: p.Col, Field: field + ".id", Msg: msg})
 			continue
 		}
-		if o.Severity != "" {
-			cp.Severity = o.Severity
-			cp.Pos["severity"] = o.Pos.at("severity")
+		errAt := func(key, format string, args ...any) {
+			p := o.Pos.at(key)
+			l.errs.add(&Error{File: o.file, Line: p.Line, Col: p.Col, ID: o.ID, Field: field + "." + key, Msg: fmt.Sprintf(format, args...)})
 		}
-		if o.Mode != "" {
+		switch {
+		case o.Severity == "":
+		case !slices.Contains(Severities, o.Severity):
+			errAt("severity", "unknown severity %q (one of %s)", o.Severity, strings.Join(Severities, ", "))
+		default:
+			cp.Severity = o.Severity
+		}
+		switch {
+		case o.Mode == "":
+		case !slices.Contains(Modes, o.Mode):
+			errAt("mode", "unknown mode %q (one of %s)", o.Mode, strings.Join(Modes, ", "))
+		default:
 			cp.Mode = o.Mode
-			cp.Pos["mode"] = o.Pos.at("mode")
 		}
 		if o.Owner != "" {
 			cp.Owner = o.Owner
@@ -293,9 +303,12 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 		if o.Timeout != 0 {
 			cp.Timeout = o.Timeout
 		}
-		if o.Retries != nil {
+		switch {
+		case o.Retries == nil:
+		case *o.Retries < 0 || *o.Retries > 10:
+			errAt("retries", "must be between 0 and 10")
+		default:
 			cp.Retries = *o.Retries
-			cp.Pos["retries"] = o.Pos.at("retries")
 		}
 		if o.Expect != "" {
 			cp.Expect = o.Expect

@@ -432,3 +432,55 @@ func TestProbePanic(t *testing.T) {
 		t.Errorf("fine: %s", got["fine"].Status)
 	}
 }
+
+// A checkpoint that reads an empty variable is skipped as not configured,
+// one disabled with a reason is skipped as disabled, and neither blocks;
+// their dependents are left out the same way. A failed dependency still
+// blocks its dependent.
+func TestNotConfiguredAndDisabledDoNotBlock(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}}
+	src := "version: 1\nname: test\nvars: {target: \"\"}\nsecrets: {pw: \"\"}\ndisable:\n  - {id: off, reason: not in this service}\ncheckpoints:\n" +
+		cp("unset", "", "echo: '${vars.target}'", "value == 0") +
+		cp("unset-secret", "", "echo: '${secrets.pw}'", "value == 0") +
+		cp("after-unset", "depends_on: [unset]", "value: 1", "value == 1") +
+		cp("off", "", "value: 2", "value == 1") +
+		cp("ok", "", "value: 1", "value == 1")
+	cl, err := checklist.Parse([]byte(src), "test.yaml", checklist.Options{Registry: probe.NewRegistry(f.kind())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := newMem()
+	run, err := Run(context.Background(), cl, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byID(mem.results[run.ID])
+	for id, want := range map[string]struct{ skip, msg string }{
+		"unset":        {store.SkipNotConfigured, "not configured: set target (--var target=...)"},
+		"unset-secret": {store.SkipNotConfigured, "not configured: secret pw (--secret pw=env:NAME)"},
+		"after-unset":  {store.SkipNotConfigured, `dependency "unset" is not configured`},
+		"off":          {store.SkipDisabled, "disabled: not in this service"},
+	} {
+		r := got[id]
+		if r.Status != store.StatusSkipped || r.Skip != want.skip || r.Message != want.msg || r.Blocks() {
+			t.Errorf("%s: %s/%s %q blocks=%v, want skipped/%s %q", id, r.Status, r.Skip, r.Message, r.Blocks(), want.skip, want.msg)
+		}
+	}
+	if f.attempts["unset"]+f.attempts["off"]+f.attempts["after-unset"] != 0 {
+		t.Errorf("skipped checkpoints ran: %v", f.attempts)
+	}
+	if run.Verdict != store.VerdictReady {
+		t.Errorf("verdict %s, want ready", run.Verdict)
+	}
+
+	// The same checklist with a failing dependency is not ready.
+	cl2 := load(t, f, cp("dep", "", "value: 2", "value == 1")+cp("child", "depends_on: [dep]", "value: 1", "value == 1"))
+	run2, err := Run(context.Background(), cl2, mem, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := byID(mem.results[run2.ID])["child"]; c.Skip != store.SkipDependency || !c.Blocks() || run2.Verdict != store.VerdictNotReady {
+		t.Errorf("child of a failed dependency: skip %q blocks %v verdict %s", c.Skip, c.Blocks(), run2.Verdict)
+	}
+}
