@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/report"
 	"github.com/prfhq/prf/internal/runner"
@@ -26,6 +27,8 @@ type checkOpts struct {
 	Format      string
 	Out         string
 	Vars        []string
+	Secrets     []string
+	Catalog     bool
 	Only        []string
 	Tags        []string
 	Quiet       bool
@@ -41,12 +44,20 @@ func newCheckCmd(d *deps, g *globalOpts, runF func(context.Context, *checkOpts) 
 
 Automated checkpoints run their probe and judge the observation with their
 expect expression; manual ones are reported pending until their owner
-attests them. A checkpoint whose dependency did not pass is skipped.
+attests them. A checkpoint whose dependency did not pass is skipped, and
+so is one that reads a variable or secret nobody set ("not configured":
+counted in the summary, never failed).
+
+--catalog runs PRF's built-in catalogue (prf catalog list) with no file:
+say where the system is with --var (api_url, prometheus_url, redis_addr,
+s3_bucket, kubeconfig, chain_rpc_url, ...) and give secrets as references
+with --secret (database_dsn=env:DATABASE_URL, auth_password=file:/run/pw).
 
 Exit status: 0 ready, 1 not ready (a blocking checkpoint failed, errored,
 was skipped or is pending), 2 bad checklist or usage, 3 internal error,
 130 interrupted (the results finished so far are stored).`,
 		Example: `  prf check -f prf.yaml
+  prf check --catalog --var api_url=https://api.example.com --secret auth_password=env:API_PASSWORD
   prf check -f prf.yaml --env staging -o junit --out report.xml
   prf check -f prf.yaml --var base=https://staging.example.test --tag security
   PRF_DB=/var/lib/prf/prf.db prf check -o markdown > comment.md`,
@@ -64,7 +75,9 @@ was skipped or is pending), 2 bad checklist or usage, 3 internal error,
 	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
 	f.StringVarP(&o.Format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
 	f.StringVar(&o.Out, "out", "", "write the report to this file instead of standard output")
-	f.StringArrayVar(&o.Vars, "var", nil, "override a variable, NAME=VALUE (repeatable)")
+	f.StringArrayVar(&o.Vars, "var", nil, "set a variable, NAME=VALUE (repeatable)")
+	f.StringArrayVar(&o.Secrets, "secret", nil, "set a secret reference, NAME=env:VAR or NAME=file:PATH (repeatable; never a value)")
+	f.BoolVar(&o.Catalog, "catalog", false, "run the built-in catalogue instead of a checklist file")
 	f.StringSliceVar(&o.Only, "only", nil, "run only these checkpoint ids (comma-separated)")
 	f.StringSliceVar(&o.Tags, "tag", nil, "run only checkpoints with one of these tags")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
@@ -84,6 +97,52 @@ func parseVars(kvs []string) (map[string]string, error) {
 	return vars, nil
 }
 
+// parseSecrets reads --secret NAME=REF; a value instead of a reference is
+// refused, so that no secret lands in shell history or a process list.
+func parseSecrets(kvs []string) (map[string]string, error) {
+	secrets := map[string]string{}
+	for _, kv := range kvs {
+		k, ref, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--secret %q: want NAME=env:VAR or NAME=file:PATH", redactArg(kv))
+		}
+		if !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") {
+			return nil, usagef("--secret %s: want a reference, env:VAR or file:PATH, not a value", k)
+		}
+		secrets[k] = ref
+	}
+	return secrets, nil
+}
+
+// redactArg keeps the name of a malformed --secret argument and hides the
+// rest, which may be a value.
+func redactArg(kv string) string {
+	if len(kv) > 4 {
+		return kv[:4] + "…"
+	}
+	return "…"
+}
+
+func loadOptions(varArgs, secretArgs []string) (checklist.Options, error) {
+	vars, err := parseVars(varArgs)
+	if err != nil {
+		return checklist.Options{}, err
+	}
+	secrets, err := parseSecrets(secretArgs)
+	if err != nil {
+		return checklist.Options{}, err
+	}
+	return checklist.Options{Vars: vars, Secrets: secrets}, nil
+}
+
+// loadChecklist loads a file, or the built-in catalogue with --catalog.
+func loadChecklist(file string, useCatalog bool, opts checklist.Options) (*checklist.Checklist, error) {
+	if useCatalog {
+		return catalog.Load(opts)
+	}
+	return checklist.Load(file, opts)
+}
+
 func runCheck(ctx context.Context, d *deps, g *globalOpts, o *checkOpts) error {
 	format, err := reportFormat(d, o.Format, o.Out, o.Color)
 	if err != nil {
@@ -92,11 +151,12 @@ func runCheck(ctx context.Context, d *deps, g *globalOpts, o *checkOpts) error {
 	if o.Concurrency < 1 {
 		return usagef("--concurrency must be at least 1")
 	}
-	vars, err := parseVars(o.Vars)
+	opts, err := loadOptions(o.Vars, o.Secrets)
 	if err != nil {
 		return err
 	}
-	cl, err := checklist.Load(o.File, checklist.Options{Vars: vars, ResolveSecrets: true})
+	opts.ResolveSecrets = true
+	cl, err := loadChecklist(o.File, o.Catalog, opts)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return usageError{fmt.Errorf("%w (create one, or start from 'prf demo checklist')", err)}
@@ -213,36 +273,40 @@ func writeStoredReport(ctx context.Context, d *deps, st store.Store, runID strin
 	return writeTo(d, out, func(w io.Writer) error { return format.Write(w, rep) })
 }
 
-// writeTo writes to the named file (atomically: a temp file renamed into
-// place) or to standard output.
+// writeTo writes to the named file (atomically) or to standard output.
 func writeTo(d *deps, out string, write func(io.Writer) error) error {
 	if out == "" || out == "-" {
 		return write(d.Out)
 	}
-	// Created with 0666 so the umask decides who may read it, as for any
-	// file the user writes (CreateTemp would make it private).
-	tmpName := filepath.Join(filepath.Dir(out), fmt.Sprintf(".prf-report-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	tmp, err := os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write report %s: %w", out, err)
-	}
-	// On disk before it takes the report's name: a crash leaves the old
-	// report or the new one, never a torn file.
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write report %s: %w", out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write report %s: %w", out, err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := writeFileAtomic(out, write); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	fmt.Fprintf(d.ErrOut, "report written to %s\n", out)
 	return nil
+}
+
+// writeFileAtomic writes a file through a temp file renamed into place, so
+// a crash leaves the old file or the new one, never a torn one.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	// Created with 0666 so the umask decides who may read it, as for any
+	// file the user writes (CreateTemp would make it private).
+	tmpName := filepath.Join(filepath.Dir(path), fmt.Sprintf(".prf-%s-%d-%d", filepath.Base(path), os.Getpid(), time.Now().UnixNano()))
+	tmp, err := os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// On disk before it takes the file's name.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
 }

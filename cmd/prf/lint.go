@@ -13,6 +13,8 @@ import (
 type lintOpts struct {
 	Files     []string
 	Vars      []string
+	Secrets   []string
+	Catalog   bool
 	NoSecrets bool
 }
 
@@ -40,19 +42,26 @@ Exit status: 0 clean, 2 problems found.`,
 	}
 	cmd.Flags().StringArrayVarP(&o.Files, "file", "f", []string{"prf.yaml"}, "checklist file (repeatable)")
 	cmd.Flags().StringArrayVar(&o.Vars, "var", nil, "override a variable, NAME=VALUE (repeatable)")
+	cmd.Flags().StringArrayVar(&o.Secrets, "secret", nil, "set a secret reference, NAME=env:VAR or NAME=file:PATH (repeatable)")
+	cmd.Flags().BoolVar(&o.Catalog, "catalog", false, "lint the built-in catalogue with these variables")
 	cmd.Flags().BoolVar(&o.NoSecrets, "no-secrets", false, "do not try to resolve secret references")
 	return cmd
 }
 
 func runLint(d *deps, o *lintOpts) error {
-	vars, err := parseVars(o.Vars)
+	opts, err := loadOptions(o.Vars, o.Secrets)
 	if err != nil {
 		return err
 	}
+	opts.ResolveSecrets = !o.NoSecrets
+	files := o.Files
+	if o.Catalog {
+		files = []string{"catalog"}
+	}
 	var all checklist.Errors
 	var other []error
-	for _, f := range o.Files {
-		cl, err := checklist.Load(f, checklist.Options{Vars: vars, ResolveSecrets: !o.NoSecrets})
+	for _, f := range files {
+		cl, err := loadChecklist(f, o.Catalog, opts)
 		var errs checklist.Errors
 		switch {
 		case errors.As(err, &errs):
@@ -60,15 +69,23 @@ func runLint(d *deps, o *lintOpts) error {
 		case err != nil:
 			other = append(other, fmt.Errorf("%s: %w", f, err))
 		default:
-			auto, manual := 0, 0
+			auto, manual, unset := 0, 0, 0
 			for _, cp := range cl.Checkpoints {
-				if cp.Manual != nil {
+				switch {
+				case cp.Manual != nil:
 					manual++
-				} else {
+				case len(cp.NotConfigured) > 0:
+					unset++
+					auto++
+				default:
 					auto++
 				}
 			}
-			fmt.Fprintf(d.Out, "%s: ok: %d checkpoints (%d automated, %d manual)\n", f, len(cl.Checkpoints), auto, manual)
+			msg := fmt.Sprintf("%s: ok: %d checkpoints (%d automated, %d manual)", f, len(cl.Checkpoints), auto, manual)
+			if unset > 0 {
+				msg += fmt.Sprintf("; %d not configured (their variables are empty), judged once set", unset)
+			}
+			fmt.Fprintln(d.Out, msg)
 		}
 	}
 	for _, e := range all {

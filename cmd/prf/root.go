@@ -127,7 +127,10 @@ prf check runs them in parallel, stores every result in SQLite and prints a
 verdict that a CI pipeline can gate on.
 
 Start here:
-  prf demo                       run the built-in demo against a local reference system
+  prf demo                       run the built-in catalogue against a local reference system
+  prf init                       write a prf.yaml built on the catalogue
+  prf check --catalog --var api_url=https://...   run the catalogue against your system
+  prf catalog list|show|coverage browse the catalogue and its control mapping
   prf lint -f prf.yaml           check a checklist: every problem with file:line:col
   prf check -f prf.yaml          run it; exit 0 ready, 1 not ready, 2 bad input
   prf runs list                  history of runs
@@ -146,6 +149,8 @@ Start here:
 		newSchemaCmd(d),
 		newRunsCmd(d, g),
 		newDemoCmd(d, g),
+		newInitCmd(d),
+		newCatalogCmd(d),
 	)
 	return root
 }

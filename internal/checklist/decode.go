@@ -447,3 +447,13 @@ func pairsDepth(n *yaml.Node, depth int, memo map[*yaml.Node][][2]*yaml.Node) []
 	memo[n] = out
 	return out
 }
+
+// Suggest returns ` (did you mean "x"?)` when one of candidates is a near
+// miss for s, and "" otherwise.
+func Suggest(s string, candidates []string) string {
+	m := make(map[string][]int, len(candidates))
+	for _, c := range candidates {
+		m[c] = nil
+	}
+	return suggest(s, m)
+}

@@ -225,10 +225,6 @@ func (l *loader) mergeDecl(m, from map[string]string, ns, k, v string, c *Checkl
 // checkpoints, before they are validated.
 func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 	c := l.c
-	known := make(map[string]bool, len(ids))
-	for id := range ids {
-		known[id] = true
-	}
 	for i, x := range c.Disable {
 		if x == nil {
 			continue
@@ -247,7 +243,7 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 		case x.ID != "":
 			cp := ids[x.ID]
 			if cp == nil {
-				errAt("id", "unknown checkpoint %q%s", x.ID, suggest(x.ID, knownIndex(known)))
+				errAt("id", "unknown checkpoint %q%s", x.ID, Suggest(x.ID, sortedKeys(ids)))
 				continue
 			}
 			cp.Disabled = x.Reason
@@ -274,7 +270,7 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 			p := o.Pos.at("id")
 			msg := "id is required"
 			if o.ID != "" {
-				msg = fmt.Sprintf("unknown checkpoint %q%s", o.ID, suggest(o.ID, knownIndex(known)))
+				msg = fmt.Sprintf("unknown checkpoint %q%s", o.ID, Suggest(o.ID, sortedKeys(ids)))
 			}
 			l.errs.add(&Error{File: o.file, Line: p.Line, Col: p.Col, Field: field + ".id", Msg: msg})
 			continue
@@ -323,14 +319,6 @@ func suffix(key string) string {
 		return ""
 	}
 	return "." + key
-}
-
-func knownIndex(known map[string]bool) map[string][]int {
-	m := make(map[string][]int, len(known))
-	for k := range known {
-		m[k] = nil
-	}
-	return m
 }
 
 // varDocs reads the comment above each variable and secret.
