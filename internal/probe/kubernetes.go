@@ -58,7 +58,7 @@ const kubePageSize = 500
 
 // KubernetesSpec is the `kubernetes` probe's settings.
 type KubernetesSpec struct {
-	Kubeconfig       string        `yaml:"kubeconfig" json:"kubeconfig,omitempty" doc:"kubeconfig file; empty: the in-cluster service account when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG or ~/.kube/config"`
+	Kubeconfig       string        `yaml:"kubeconfig" json:"kubeconfig,omitempty" doc:"kubeconfig file, or in-cluster for the pod's service account; empty: the in-cluster service account when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG or ~/.kube/config"`
 	Context          string        `yaml:"context" json:"context,omitempty" doc:"kubeconfig context (default: its current context)"`
 	Namespaces       []string      `yaml:"namespaces" json:"namespaces,omitempty" doc:"namespaces the namespaced checks look at (default: every namespace but kube-system, kube-public, kube-node-lease and those being deleted)"`
 	Checks           []string      `yaml:"checks" json:"checks,omitempty" doc:"which checks to run: version, nodes, quotas, deployments, restarts, network_policies, rbac, pdbs (default all; the version is always read)"`
@@ -322,13 +322,16 @@ func probeKubernetes(ctx context.Context, env Env, s *KubernetesSpec) (Kubernete
 
 // kubeRESTConfig loads the client configuration: the in-cluster service
 // account when kubeconfig and context are empty and the probe runs in a
-// pod, else the kubeconfig (explicit, or $KUBECONFIG / ~/.kube/config).
+// pod (or when Kubeconfig is InCluster), else the kubeconfig (explicit, or $KUBECONFIG / ~/.kube/config).
+// InCluster as the kubeconfig setting selects the pod's service account.
+const InCluster = "in-cluster"
+
 func kubeRESTConfig(s *KubernetesSpec) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
 	)
-	if s.Kubeconfig == "" && s.Context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+	if s.Kubeconfig == InCluster || (s.Kubeconfig == "" && s.Context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "") {
 		if cfg, err = rest.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("in-cluster config: %w", err)
 		}
