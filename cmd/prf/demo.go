@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,14 +39,19 @@ func newDemoCmd(d *deps, g *globalOpts) *cobra.Command {
 	o := &demoOpts{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start the local reference system and run the demo checklist against it",
+		Short: "Start the local reference system and run the built-in catalogue against it",
 		Long: `Start a local reference system with the document's endpoints (API gateway,
 JWT auth, rate-limited and WAF-protected API, AI inference, blockchain status)
-on 127.0.0.1 over HTTPS, run the demo checklist against it, store the run and
-print the report. When this machine has PostgreSQL and Redis, the demo also
-starts them on loopback (PostgreSQL with TLS from the demo CA) and checks
-them like the document's RDS and ElastiCache. Exit status 0 means the run completed, whatever its verdict
-(manual checkpoints stay pending until attested).
+on 127.0.0.1 over HTTPS, run the built-in catalogue (prf catalog list)
+configured for it, store the run and print the report. When this machine has
+PostgreSQL and Redis, the demo also starts them on loopback (PostgreSQL with
+TLS from the demo CA) and checks them like the document's RDS and
+ElastiCache. What the reference system lacks (Kubernetes, chain nodes,
+Prometheus, S3, ...) is skipped as "not configured" and counted; manual
+checkpoints stay pending until attested, so the verdict is NOT READY. Exit
+status 0 means the run completed, whatever its verdict.
+
+'prf demo checklist' prints the smaller hand-written demo checklist.
 
 Faults make one part misbehave, to watch PRF catch it:
 ` + faultHelp(),
@@ -63,7 +69,7 @@ Faults make one part misbehave, to watch PRF catch it:
 	f.StringArrayVar(&o.Faults, "fault", nil, "inject a fault into the reference system (repeatable)")
 	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
-	f.StringVar(&o.Keep, "keep", "", "also write the demo checklist and the CA certificate into this directory")
+	f.StringVar(&o.Keep, "keep", "", "also write the demo's prf.yaml and the CA certificate into this directory")
 	f.BoolVar(&o.NoServices, "no-services", false, "do not start PostgreSQL and Redis even when this machine has them")
 	cmd.AddCommand(newDemoTargetCmd(d), newDemoChecklistCmd(d))
 	return cmd
@@ -95,33 +101,24 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 	if err := os.WriteFile(caFile, t.CACertPEM(), 0o644); err != nil {
 		return err
 	}
-	copts := demo.ChecklistOptions{Target: t.URL(), CAFile: caFile}
-	// The demo login's password (and the services' secrets) are handed to
-	// the run directly; a real checklist reads them from the environment.
-	secrets := checklist.Secrets{"password": demo.DefaultPassword}
+	var svc *demo.Services
 	if !o.NoServices {
 		fmt.Fprintln(d.ErrOut, "starting PostgreSQL and Redis if this machine has them (--no-services to skip)")
-		svc := t.StartServices(ctx)
+		svc = t.StartServices(ctx)
 		defer svc.Close()
 		for name, why := range svc.Skipped {
 			fmt.Fprintf(d.ErrOut, "  %s: skipped: %s\n", name, why)
 		}
 		if svc.RedisAddr != "" {
-			copts.RedisAddr = svc.RedisAddr
-			secrets["redis_password"] = svc.RedisPassword
 			fmt.Fprintf(d.ErrOut, "  redis: %s\n", svc.RedisAddr)
 		}
 		if svc.PostgresDSN != "" {
-			copts.Postgres, copts.MigrationsDir = true, svc.MigrationsDir
-			secrets["db_dsn"] = svc.PostgresDSN
 			fmt.Fprintln(d.ErrOut, "  postgres: TLS on loopback, certificate from the demo CA")
 		}
 	}
-	src, err := demo.Checklist(copts)
-	if err != nil {
-		return err
-	}
-	clFile := filepath.Join(dir, "prf-demo.yaml")
+	cfg := t.CatalogConfig(caFile, svc)
+	src := demoCatalogChecklist(cfg)
+	clFile := filepath.Join(dir, "prf.yaml")
 	if err := os.WriteFile(clFile, src, 0o644); err != nil {
 		return err
 	}
@@ -129,11 +126,14 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 	if len(o.Faults) > 0 {
 		fmt.Fprintf(d.ErrOut, " with faults: %s", strings.Join(o.Faults, ", "))
 	}
-	fmt.Fprintf(d.ErrOut, "\nchecklist %s\n", clFile)
+	fmt.Fprintf(d.ErrOut, "\nchecklist %s: the built-in catalogue, configured for it; what it lacks (Kubernetes, chain nodes, Prometheus, ...) is reported not configured\n", clFile)
 	cl, err := checklist.Load(clFile, checklist.Options{})
 	if err != nil {
 		return fmt.Errorf("demo checklist: %w", err)
 	}
+	// The secrets are handed to the run directly; the checklist file names
+	// environment variables, as a real one would.
+	secrets := checklist.Secrets(cfg.Secrets)
 	st, err := g.openStore(ctx, d)
 	if err != nil {
 		return err
@@ -215,4 +215,30 @@ func newDemoChecklistCmd(d *deps) *cobra.Command {
 	cmd.Flags().StringVar(&target, "target", "https://127.0.0.1:8443", "base URL of the reference system")
 	cmd.Flags().StringVar(&ca, "ca", "", "PEM file of its CA")
 	return cmd
+}
+
+// demoCatalogChecklist is the demo's prf.yaml: the catalogue with the
+// reference system's variables, and its secrets as environment references
+// (the demo hands their values to the run directly).
+func demoCatalogChecklist(cfg demo.CatalogConfig) []byte {
+	var b strings.Builder
+	b.WriteString("# The built-in catalogue, configured for prf demo's reference system.\n")
+	b.WriteString("version: 1\nname: prf-demo\ninclude: [catalog]\nvars:\n")
+	for _, k := range sortedStrings(cfg.Vars) {
+		fmt.Fprintf(&b, "  %s: %s\n", k, yamlString(cfg.Vars[k]))
+	}
+	b.WriteString("secrets:\n")
+	for _, k := range sortedStrings(cfg.Secrets) {
+		fmt.Fprintf(&b, "  %s: env:PRF_DEMO_%s\n", k, strings.ToUpper(k))
+	}
+	return []byte(b.String())
+}
+
+func sortedStrings(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

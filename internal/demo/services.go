@@ -238,20 +238,34 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 	}
 	data := filepath.Join(dir, "data")
 	cmdline := func(args ...string) []string { return append(append([]string{}, asUser...), args...) }
-	initArgv := cmdline(filepath.Join(bin, "initdb"), "--no-sync", "-D", data, "-U", "prf", "--auth=scram-sha-256", "--pwfile="+pwfile, "-E", "UTF8")
+	initArgv := cmdline(filepath.Join(bin, "initdb"), "--no-sync", "-D", data, "-U", "prf", "--auth=scram-sha-256", "--pwfile="+pwfile, "-E", "UTF8", "--data-checksums")
 	initdb := exec.CommandContext(ctx, initArgv[0], initArgv[1:]...)
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	os.Remove(pwfile)
+	// Clients on TCP must use TLS: the reference database refuses plain
+	// connections, as a production one should.
+	if _, err := write(filepath.Join("data", "pg_hba.conf"), []byte("local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all all reject\n")); err != nil {
+		return err
+	}
+	// WAL is archived, so point-in-time recovery is possible.
+	walDir := filepath.Join(dir, "wal-archive")
+	if err := os.Mkdir(walDir, 0o700); err != nil {
+		return err
+	}
+	if err := chown(walDir); err != nil {
+		return err
+	}
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	argv := cmdline(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile, "-c", "max_connections=20")
+		"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile, "-c", "max_connections=20",
+		"-c", "archive_mode=on", "-c", "archive_command=cp %p "+walDir+"/%f", "-c", "archive_timeout=60")
 	_, log, err := s.start("postgres", dir, argv)
 	if err != nil {
 		return err
@@ -276,8 +290,36 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 	if err := s.seedMigrations(ctx, dsn); err != nil {
 		return err
 	}
+	if err := switchWAL(ctx, dsn); err != nil {
+		return err
+	}
 	s.PostgresDSN = dsn
 	return nil
+}
+
+// switchWAL closes the current WAL segment so that the archiver has
+// archived one by the time the checks run.
+func switchWAL(ctx context.Context, dsn string) error {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
+		return fmt.Errorf("switch wal: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT archived_count FROM pg_stat_archiver").Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("postgres: no WAL segment archived within 10s")
 }
 
 // seedMigrations gives the demo database what a migrated service has: a
