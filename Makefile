@@ -13,7 +13,7 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prf
 
-## demo: start the local reference system, run the demo checklist, store and print the report
+## demo: start the local reference system, run the built-in catalogue against it, store and print the report
 demo: build
 	./$(BIN) demo
 
