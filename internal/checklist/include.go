@@ -47,7 +47,10 @@ func BuiltinNames() []string {
 	return sortedKeys(builtins)
 }
 
-const maxIncludeDepth = 8
+const (
+	maxIncludeDepth = 8
+	maxIncludeSize  = 16 << 20
+)
 
 // doc is one parsed document and the documents it includes.
 type doc struct {
@@ -141,11 +144,23 @@ func resolveInclude(name, from string) ([]Source, string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(from), path)
 	}
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		if os.IsNotExist(err) && !strings.ContainsAny(name, "/.") {
 			return nil, "", fmt.Errorf("no file %s and no built-in %q (built-ins: %s)", path, name, strings.Join(BuiltinNames(), ", "))
 		}
+		return nil, "", fmt.Errorf("include %s: %w", name, err)
+	}
+	// A device or a FIFO would block or never end; a huge file is not a
+	// checklist.
+	if !fi.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("include %s: not a regular file", name)
+	}
+	if fi.Size() > maxIncludeSize {
+		return nil, "", fmt.Errorf("include %s: %d bytes, more than the %d a checklist may have", name, fi.Size(), maxIncludeSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
 		return nil, "", fmt.Errorf("include %s: %w", name, err)
 	}
 	return []Source{{Name: path, Data: data}}, path, nil

@@ -171,6 +171,8 @@ func TestIncludeErrors(t *testing.T) {
 	}{
 		{"missing file", "version: 1\nname: t\ninclude: [nope.yaml]\n", nil,
 			[]string{"prf.yaml:3:10: include[0]: include nope.yaml: open"}},
+		{"device", "version: 1\nname: t\ninclude: [/dev/zero]\n", nil,
+			[]string{"include[0]: include /dev/zero: not a regular file"}},
 		{"unknown builtin", "version: 1\nname: t\ninclude: [catalogue]\n", nil,
 			[]string{`include[0]: no file`, `and no built-in "catalogue"`}},
 		{"cycle", "version: 1\nname: t\ninclude: [a.yaml]\n", map[string]string{"a.yaml": "version: 1\nname: a\ninclude: [prf.yaml]\ncheckpoints: []\n"},
