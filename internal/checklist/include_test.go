@@ -170,7 +170,7 @@ func TestIncludeErrors(t *testing.T) {
 		want      []string
 	}{
 		{"missing file", "version: 1\nname: t\ninclude: [nope.yaml]\n", nil,
-			[]string{"prf.yaml:3:10: include[0]: include nope.yaml: open"}},
+			[]string{"prf.yaml:3:10: include[0]: include nope.yaml: stat ", "no such file or directory"}},
 		{"device", "version: 1\nname: t\ninclude: [/dev/zero]\n", nil,
 			[]string{"include[0]: include /dev/zero: not a regular file"}},
 		{"unknown builtin", "version: 1\nname: t\ninclude: [catalogue]\n", nil,
