@@ -60,7 +60,7 @@ func fillVar(name string, file func(string) string) string {
 		return "http://127.0.0.1:8333"
 	case name == "kubeconfig", strings.HasSuffix(name, "_file"):
 		return file(name)
-	case strings.HasSuffix(name, "_addr"):
+	case strings.HasSuffix(name, "_addr"), strings.HasSuffix(name, "_resolver"):
 		return "127.0.0.1:6379"
 	case strings.HasSuffix(name, "_url"):
 		return "https://service.example.test"
@@ -290,6 +290,18 @@ func TestEveryDocumentRowHasACheckpoint(t *testing.T) {
 	for src, ids := range bySource {
 		if !known[src] {
 			t.Errorf("checkpoints %v name source %q, which is not a row of the document", ids, src)
+		}
+	}
+}
+
+// BenchmarkLoad measures loading the whole catalogue: parse, merge, decode
+// every probe's settings and compile every expect.
+func BenchmarkLoad(b *testing.B) {
+	opts := configured(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load(opts); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
