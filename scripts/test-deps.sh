@@ -4,7 +4,7 @@
 # probes of later issues are listed in PKGS and installed with apt-get when
 # missing (apt-get update once, then install).
 set -euo pipefail
-PKGS=(redis-server prometheus prometheus-alertmanager)
+PKGS=(redis-server prometheus prometheus-alertmanager postgresql-15-pgaudit)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

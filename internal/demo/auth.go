@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,32 +34,50 @@ const (
 	DefaultPassword = "demo-password"
 )
 
-// signer issues and verifies ES256 access tokens with a key made at start.
+// signer issues and verifies access tokens: ES256 with a key made at start,
+// or HS256 with Options.TokenSecret.
 type signer struct {
-	key *ecdsa.PrivateKey
-	kid string
-	jwk map[string]string
+	key  *ecdsa.PrivateKey
+	kid  string
+	jwks []map[string]string // published keys
+	hmac []byte              // HS256 secret; nil for ES256
 }
 
-func newSigner() (*signer, error) {
+// newSigner makes the token key. With rotated, the JWKS publishes another
+// (the previous) key instead of the one tokens are signed with.
+func newSigner(secret []byte, rotated bool) (*signer, error) {
+	if len(secret) > 0 {
+		return &signer{hmac: bytes.Clone(secret), jwks: []map[string]string{}}, nil
+	}
+	key, kid, jwk, err := newTokenKey()
+	if err != nil {
+		return nil, err
+	}
+	if rotated {
+		if _, _, jwk, err = newTokenKey(); err != nil {
+			return nil, err
+		}
+	}
+	return &signer{key: key, kid: kid, jwks: []map[string]string{jwk}}, nil
+}
+
+// newTokenKey makes a P-256 key, its RFC 7638 thumbprint (the key id) and
+// its JWK.
+func newTokenKey() (*ecdsa.PrivateKey, string, map[string]string, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generate token key: %w", err)
+		return nil, "", nil, fmt.Errorf("generate token key: %w", err)
 	}
 	pt, err := key.PublicKey.Bytes() // 0x04 || X || Y, 32 bytes each
 	if err != nil {
-		return nil, fmt.Errorf("encode token key: %w", err)
+		return nil, "", nil, fmt.Errorf("encode token key: %w", err)
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	x, y := b64(pt[1:33]), b64(pt[33:65])
 	// RFC 7638 thumbprint: the required members in lexicographic order.
 	thumb := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`))
 	kid := b64(thumb[:])
-	return &signer{
-		key: key,
-		kid: kid,
-		jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid},
-	}, nil
+	return key, kid, map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid}, nil
 }
 
 // claims are the access token's claims.
@@ -73,7 +92,11 @@ func (s *signer) issue(subject string, now time.Time) (string, error) {
 	if _, err := rand.Read(jti); err != nil {
 		return "", err
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims{
+	method := jwt.SigningMethod(jwt.SigningMethodES256)
+	if s.hmac != nil {
+		method = jwt.SigningMethodHS256
+	}
+	tok := jwt.NewWithClaims(method, claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    TokenIssuer,
 			Subject:   subject,
@@ -85,21 +108,31 @@ func (s *signer) issue(subject string, now time.Time) (string, error) {
 		},
 		Scope: "api:read api:write",
 	})
+	if s.hmac != nil {
+		return tok.SignedString(s.hmac)
+	}
 	tok.Header["kid"] = s.kid
 	return tok.SignedString(s.key)
 }
 
-// verify checks signature (ES256 only: "none", HS256 and others are refused),
-// issuer, audience and expiry, and returns the claims.
+// verify checks signature (the signer's algorithm only: "none" and others
+// are refused), issuer, audience and expiry, and returns the claims.
 func (s *signer) verify(raw string, now time.Time) (*claims, error) {
 	c := &claims{}
+	alg := jwt.SigningMethodES256.Alg()
+	if s.hmac != nil {
+		alg = jwt.SigningMethodHS256.Alg()
+	}
 	_, err := jwt.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
+		if s.hmac != nil {
+			return s.hmac, nil
+		}
 		if kid, _ := t.Header["kid"].(string); kid != s.kid {
 			return nil, errors.New("unknown key id")
 		}
 		return &s.key.PublicKey, nil
 	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithValidMethods([]string{alg}),
 		jwt.WithIssuer(TokenIssuer),
 		jwt.WithAudience(TokenAudience),
 		jwt.WithExpirationRequired(),
@@ -139,6 +172,13 @@ func (t *Target) requireAuth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		c, err := t.signer.verify(raw, time.Now())
+		if t.faults.has(FaultJWTUnverified) {
+			// The bug: the token is only decoded, never verified.
+			c, err = &claims{}, nil
+			if _, _, perr := jwt.NewParser().ParseUnverified(raw, c); perr != nil {
+				err = perr
+			}
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="prf-demo", error="invalid_token"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid token"})
@@ -154,13 +194,27 @@ func subjectOf(r *http.Request) string {
 }
 
 func (t *Target) handleAuthHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "issuer": TokenIssuer, "algorithm": "ES256"})
+	if t.faults.has(FaultAuthDown) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "issuer": TokenIssuer})
+		return
+	}
+	alg := "ES256"
+	if t.signer.hmac != nil {
+		alg = "HS256"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "issuer": TokenIssuer, "algorithm": alg})
 }
 
 func (t *Target) handleLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if t.faults.has(FaultAuthBroken) {
+	switch {
+	case t.faults.has(FaultAuthDown):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "authentication service unavailable"})
+		return
+	case t.faults.has(FaultAuthBroken):
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "authentication service unavailable"})
+		return
+	case t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), slowDelay):
 		return
 	}
 	var req struct {
@@ -173,6 +227,10 @@ func (t *Target) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !t.credentialsMatch(req.Username, req.Password) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid credentials"})
+		return
+	}
+	if t.faults.has(FaultLoginNoToken) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "message": "logged in"})
 		return
 	}
 	now := time.Now()
@@ -200,7 +258,7 @@ func (t *Target) credentialsMatch(user, pass string) bool {
 
 func (t *Target) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]string{t.signer.jwk}})
+	writeJSON(w, http.StatusOK, map[string]any{"keys": t.signer.jwks})
 }
 
 // decodeJSON reads one JSON value of at most maxBody bytes into v.

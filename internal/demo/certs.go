@@ -1,9 +1,11 @@
 package demo
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -30,8 +32,10 @@ type pki struct {
 
 // newPKI makes a CA and a server certificate for the loopback names plus
 // extraIPs. With expired set, the server certificate's validity ended a day
-// before now (the CA stays valid, so only the expiry is wrong).
-func newPKI(now time.Time, extraIPs []net.IP, expired bool) (*pki, error) {
+// before now (the CA stays valid, so only the expiry is wrong). With weakKey
+// set, the server key is 1024-bit RSA (still signed by the CA, so the chain
+// verifies and only the key strength is wrong).
+func newPKI(now time.Time, extraIPs []net.IP, expired, weakKey bool) (*pki, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate ca key: %w", err)
@@ -55,7 +59,12 @@ func newPKI(now time.Time, extraIPs []net.IP, expired bool) (*pki, error) {
 		return nil, fmt.Errorf("parse ca certificate: %w", err)
 	}
 
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var srvKey crypto.Signer
+	if weakKey {
+		srvKey, err = rsa.GenerateKey(rand.Reader, 1024)
+	} else {
+		srvKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("generate server key: %w", err)
 	}
@@ -69,6 +78,10 @@ func newPKI(now time.Time, extraIPs []net.IP, expired bool) (*pki, error) {
 			ips = append(ips, ip)
 		}
 	}
+	keyUsage := x509.KeyUsageDigitalSignature
+	if weakKey {
+		keyUsage |= x509.KeyUsageKeyEncipherment // RSA key exchange
+	}
 	srvTmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"PRF demo"}},
@@ -76,10 +89,10 @@ func newPKI(now time.Time, extraIPs []net.IP, expired bool) (*pki, error) {
 		NotAfter:     notAfter,
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  ips,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		KeyUsage:     keyUsage,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, srvKey.Public(), caKey)
 	if err != nil {
 		return nil, fmt.Errorf("create server certificate: %w", err)
 	}

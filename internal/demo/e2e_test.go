@@ -228,6 +228,48 @@ func TestDemoFaults(t *testing.T) {
 		{demo.FaultWeakTLS, map[string]store.Status{
 			"sec.tls.version": fail,
 		}},
+		{demo.FaultInsecureHeaders, map[string]store.Status{
+			"sec.tls.hsts": warn,
+		}},
+		{demo.FaultAuthDown, map[string]store.Status{
+			"app.auth.health":            fail,
+			"app.auth.login":             skipped,
+			"sec.auth.required":          skipped,
+			"sec.auth.forged-tokens":     skipped,
+			"sec.auth.jwt":               skipped,
+			"post.integration.user-flow": skipped,
+		}},
+		{demo.FaultLoginNoToken, map[string]store.Status{
+			"app.auth.login":             fail,
+			"sec.auth.required":          skipped,
+			"sec.auth.forged-tokens":     skipped,
+			"sec.auth.jwt":               skipped,
+			"post.integration.user-flow": skipped,
+		}},
+		// No demo checkpoint times the login or the data API.
+		{demo.FaultAPISlow, map[string]store.Status{}},
+		{demo.FaultJWTUnverified, map[string]store.Status{
+			"sec.auth.forged-tokens": fail,
+		}},
+		{demo.FaultJWKSRotated, map[string]store.Status{
+			"sec.auth.jwt": fail,
+		}},
+		{demo.FaultChainDown, map[string]store.Status{
+			"app.chain.synced":            fail,
+			"app.chain.peers":             skipped,
+			"post.integration.chain-flow": skipped,
+		}},
+		// The demo checklist reads statuses of /api/v1/data, not its body.
+		{demo.FaultDataDegraded, map[string]store.Status{}},
+		{demo.FaultNoPrediction, map[string]store.Status{
+			"perf.ai.inference":        fail,
+			"post.integration.ai-flow": fail,
+		}},
+		// The demo checklist does not judge the key's strength.
+		{demo.FaultWeakKey, map[string]store.Status{}},
+		{demo.FaultWAFParanoid, map[string]store.Status{
+			"sec.waf.false-positives": warn,
+		}},
 	}
 
 	covered := map[string]bool{}

@@ -9,17 +9,28 @@ import (
 
 // Fault names accepted in [Options.Faults].
 const (
-	FaultHealthDown    = "health-down"
-	FaultSlowHealth    = "slow-health"
-	FaultAuthBroken    = "auth-broken"
-	FaultNoAuth        = "no-auth"
-	FaultNoRateLimit   = "no-rate-limit"
-	FaultWAFOff        = "waf-off"
-	FaultAISlow        = "ai-slow"
-	FaultModelUnloaded = "model-unloaded"
-	FaultChainUnsynced = "chain-unsynced"
-	FaultExpiredCert   = "expired-cert"
-	FaultWeakTLS       = "weak-tls"
+	FaultHealthDown      = "health-down"
+	FaultSlowHealth      = "slow-health"
+	FaultAuthBroken      = "auth-broken"
+	FaultNoAuth          = "no-auth"
+	FaultNoRateLimit     = "no-rate-limit"
+	FaultWAFOff          = "waf-off"
+	FaultAISlow          = "ai-slow"
+	FaultModelUnloaded   = "model-unloaded"
+	FaultChainUnsynced   = "chain-unsynced"
+	FaultExpiredCert     = "expired-cert"
+	FaultWeakTLS         = "weak-tls"
+	FaultInsecureHeaders = "insecure-headers"
+	FaultAuthDown        = "auth-down"
+	FaultLoginNoToken    = "login-no-token"
+	FaultAPISlow         = "api-slow"
+	FaultJWTUnverified   = "jwt-unverified"
+	FaultJWKSRotated     = "jwks-rotated"
+	FaultChainDown       = "chain-down"
+	FaultDataDegraded    = "data-degraded"
+	FaultNoPrediction    = "no-prediction"
+	FaultWeakKey         = "weak-key"
+	FaultWAFParanoid     = "waf-paranoid"
 )
 
 // ErrUnknownFault is returned (wrapped) by [NewTarget] for a fault name that
@@ -46,6 +57,17 @@ func Faults() []Fault {
 		{FaultChainUnsynced, "/blockchain/status says synced false, catching_up true, height stuck"},
 		{FaultExpiredCert, "the server certificate expired yesterday (still signed by the demo CA)"},
 		{FaultWeakTLS, "the server accepts TLS 1.0 and 1.1 with CBC cipher suites"},
+		{FaultInsecureHeaders, "responses lack the security headers (nosniff, framing, CSP, HSTS) and name the server's software and version"},
+		{FaultAuthDown, "/auth/health answers 503 {\"status\":\"unavailable\"} and /auth/login 503"},
+		{FaultLoginNoToken, "/auth/login answers 200 without an access token"},
+		{FaultAPISlow, "/auth/login and /api/v1/data take about 1.5s to answer (a slow database)"},
+		{FaultJWTUnverified, "the API decodes bearer tokens without checking signature, algorithm or expiry"},
+		{FaultJWKSRotated, "tokens are signed with a new key the JWKS does not publish"},
+		{FaultChainDown, "/blockchain/status answers 503 (the node is unreachable)"},
+		{FaultDataDegraded, "/api/v1/data answers 200 with a degraded body and no results"},
+		{FaultNoPrediction, "/ai/predict answers 200 without a prediction"},
+		{FaultWeakKey, "the server certificate has a 1024-bit RSA key"},
+		{FaultWAFParanoid, "the WAF also blocks ordinary requests (apostrophes, SQL words in text)"},
 	}
 }
 

@@ -35,18 +35,32 @@ func (t *Target) routes() http.Handler {
 	mux.HandleFunc("POST /ai/predict", t.handlePredict)
 	mux.HandleFunc("GET /blockchain/status", t.handleChainStatus)
 	mux.HandleFunc("GET /metrics", t.handleMetrics)
+	mux.HandleFunc("GET /privacy", t.handlePrivacy)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "not found"})
 	})
-	return t.observe(securityHeaders(t.wafMiddleware(mux)))
+	return t.observe(t.securityHeaders(t.wafMiddleware(mux)))
 }
 
-// securityHeaders sets the usual response headers, HSTS on HTTPS only.
-func securityHeaders(next http.Handler) http.Handler {
+// contentSecurityPolicy is sent with every answer: an API serves no
+// scripts, styles or frames, so everything is refused.
+const contentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// securityHeaders sets the usual response headers, HSTS on HTTPS only. The
+// insecure-headers fault sends none of them and names the server software
+// and its version instead, like a reverse proxy left at its defaults.
+func (t *Target) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if t.faults.has(FaultInsecureHeaders) {
+			h.Set("Server", "nginx/1.18.0")
+			h.Set("X-Powered-By", "Express/4.17.1")
+			next.ServeHTTP(w, r)
+			return
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
@@ -93,13 +107,20 @@ func (t *Target) handleProtected(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Target) handleData(w http.ResponseWriter, r *http.Request) {
+	if t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), slowDelay) {
+		return
+	}
+	if t.faults.has(FaultDataDegraded) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "message": "data backend unavailable"})
+		return
+	}
 	records := []map[string]any{
 		{"id": 1, "name": "validator-eu-1", "region": "eu-west-1", "status": "active", "stake": 125000},
 		{"id": 2, "name": "validator-us-1", "region": "us-east-1", "status": "active", "stake": 98000},
 		{"id": 3, "name": "validator-af-1", "region": "af-south-1", "status": "active", "stake": 143500},
 		{"id": 4, "name": "validator-ap-1", "region": "ap-southeast-2", "status": "standby", "stake": 60250},
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subject": subjectOf(r), "count": len(records), "records": records})
+	writeJSON(w, http.StatusOK, map[string]any{"subject": subjectOf(r), "count": len(records), "results": records})
 }
 
 func (t *Target) handleTest(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +162,10 @@ func (t *Target) handlePredict(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(f)
 		h.Write(b)
 	}
+	if t.faults.has(FaultNoPrediction) {
+		writeJSON(w, http.StatusOK, map[string]any{"model": ModelName, "warning": "model returned no output"})
+		return
+	}
 	sum := h.Sum64()
 	labels := []string{"benign", "suspicious", "threat"}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -161,6 +186,10 @@ func (t *Target) chainHeight(now time.Time) int64 {
 }
 
 func (t *Target) handleChainStatus(w http.ResponseWriter, r *http.Request) {
+	if t.faults.has(FaultChainDown) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unreachable", "error": "blockchain node unreachable"})
+		return
+	}
 	now := time.Now()
 	height := t.chainHeight(now)
 	synced := !t.faults.has(FaultChainUnsynced)
@@ -183,4 +212,21 @@ func (t *Target) handleChainStatus(w http.ResponseWriter, r *http.Request) {
 		"block_time_ms":     BlockInterval.Milliseconds(),
 		"chain_id":          "prf-demo-1",
 	})
+}
+
+// privacyPolicy is the demo's published privacy notice (CCPA §1798.100).
+const privacyPolicy = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Privacy policy: PRF demo</title></head>
+<body><h1>Privacy policy</h1>
+<p>The PRF demo collects no personal information. Requests are logged
+without bodies, tokens or passwords and kept only while the demo runs.</p>
+<p>California residents may ask what personal information is held about them
+and have it deleted; as none is kept, every such request is answered "none".</p>
+</body></html>
+`
+
+func (t *Target) handlePrivacy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write([]byte(privacyPolicy))
 }

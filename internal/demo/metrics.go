@@ -4,18 +4,42 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
-// metrics counts requests for /metrics.
+// metrics counts requests for /metrics: the demo's own prf_demo_* series,
+// and the conventional application metrics a real deployment's
+// instrumentation exports (what the catalogue's PromQL and the reference
+// alert rules read): http_requests_total{code,route},
+// http_request_duration_seconds{route} and KServe's request_predict_seconds.
 type metrics struct {
 	mu          sync.Mutex
 	requests    map[requestKey]uint64
 	wafBlocks   map[string]uint64
 	rateLimited uint64
+
+	reg      *prometheus.Registry
+	reqTotal *prometheus.CounterVec
+	reqDur   *prometheus.HistogramVec
+	predict  prometheus.Histogram
 }
+
+// Histogram buckets, in seconds. They hold the catalogue's bounds as exact
+// edges: 0.1 (inference), 0.2 (the k6 p(95)<200 threshold) and 0.5 (the
+// response time alert).
+var (
+	requestBuckets = []float64{.005, .01, .025, .05, .1, .2, .3, .5, 1, 2.5, 5, 10}
+	predictBuckets = []float64{.005, .01, .025, .05, .075, .1, .2, .5, 1, 2.5, 5}
+)
+
+// predictRoute is the route whose successful requests are model predictions.
+const predictRoute = "POST /ai/predict"
 
 type requestKey struct {
 	route string
@@ -23,13 +47,38 @@ type requestKey struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{requests: map[requestKey]uint64{}, wafBlocks: map[string]uint64{}}
+	m := &metrics{
+		requests:  map[requestKey]uint64{},
+		wafBlocks: map[string]uint64{},
+		reg:       prometheus.NewRegistry(),
+		reqTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests by status code and route.",
+		}, []string{"code", "route"}),
+		reqDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request duration in seconds, by route.",
+			Buckets: requestBuckets,
+		}, []string{"route"}),
+		predict: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "request_predict_seconds",
+			Help:    "Model prediction time in seconds (successful /ai/predict requests).",
+			Buckets: predictBuckets,
+		}),
+	}
+	m.reg.MustRegister(m.reqTotal, m.reqDur, m.predict)
+	return m
 }
 
-func (m *metrics) addRequest(route string, code int) {
+func (m *metrics) addRequest(route string, code int, took time.Duration) {
 	m.mu.Lock()
 	m.requests[requestKey{route, code}]++
 	m.mu.Unlock()
+	m.reqTotal.WithLabelValues(strconv.Itoa(code), route).Inc()
+	m.reqDur.WithLabelValues(route).Observe(took.Seconds())
+	if route == predictRoute && code == http.StatusOK {
+		m.predict.Observe(took.Seconds())
+	}
 }
 
 func (m *metrics) addWAFBlock(rule string) {
@@ -81,9 +130,10 @@ func (t *Target) observe(next http.Handler) http.Handler {
 		if code == 0 {
 			code = 499 // the handler gave up: the client went away
 		}
-		t.metrics.addRequest(route, code)
+		took := time.Since(began)
+		t.metrics.addRequest(route, code, took)
 		t.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", code,
-			"duration_ms", time.Since(began).Milliseconds(), "remote", r.RemoteAddr)
+			"duration_ms", took.Milliseconds(), "remote", r.RemoteAddr)
 	})
 }
 
@@ -118,17 +168,32 @@ func (t *Target) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "prf_demo_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, m.requests[k])
 	}
-	rules := make([]string, 0, len(m.wafBlocks))
+	// Every rule's counter is exported from the start, at 0 until it
+	// blocks: increase() then sees the first block too.
+	rules := make([]string, 0, len(m.wafBlocks)+len(t.waf.rules))
 	for r := range m.wafBlocks {
 		rules = append(rules, r)
 	}
+	for _, r := range t.waf.rules {
+		rules = append(rules, r.name)
+	}
 	slices.Sort(rules)
+	rules = slices.Compact(rules)
 	b.WriteString("# HELP prf_demo_waf_blocked_total Requests blocked by the WAF, by rule.\n# TYPE prf_demo_waf_blocked_total counter\n")
 	for _, r := range rules {
 		fmt.Fprintf(&b, "prf_demo_waf_blocked_total{rule=%q} %d\n", r, m.wafBlocks[r])
 	}
 	fmt.Fprintf(&b, "# HELP prf_demo_rate_limited_total Requests answered 429.\n# TYPE prf_demo_rate_limited_total counter\nprf_demo_rate_limited_total %d\n", m.rateLimited)
 	m.mu.Unlock()
+
+	if mfs, err := m.reg.Gather(); err == nil {
+		enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				break
+			}
+		}
+	}
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write([]byte(b.String()))

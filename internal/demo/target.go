@@ -36,6 +36,10 @@ type Options struct {
 	// DefaultPassword when empty. They are a demonstration credential.
 	Username string
 	Password string
+	// TokenSecret, when set, makes the access tokens HS256, signed with this
+	// secret (the JWKS then publishes no key), as many gateways do. By
+	// default they are ES256, signed with a key made at start.
+	TokenSecret []byte
 	// Logger receives request and WAF logs; nil discards them. Tokens,
 	// passwords and bodies are never logged.
 	Logger *slog.Logger
@@ -99,11 +103,11 @@ func NewTarget(opts Options) (*Target, error) {
 		}
 	}
 	now := time.Now()
-	p, err := newPKI(now, extraIPs, fs.has(FaultExpiredCert))
+	p, err := newPKI(now, extraIPs, fs.has(FaultExpiredCert), fs.has(FaultWeakKey))
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	s, err := newSigner()
+	s, err := newSigner(opts.TokenSecret, fs.has(FaultJWKSRotated))
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -115,7 +119,7 @@ func NewTarget(opts Options) (*Target, error) {
 		started:    now,
 		pki:        p,
 		signer:     s,
-		waf:        newWAF(),
+		waf:        wafFor(fs),
 		limiter:    newLimiter(RateBurst, RateRefillPerSecond),
 		metrics:    newMetrics(),
 		baseCtx:    baseCtx,
@@ -276,4 +280,12 @@ func (t *Target) Close() error {
 		close(t.done)
 	})
 	return t.closeErr
+}
+
+// wafFor is the WAF of a target with faults fs.
+func wafFor(fs faultSet) *waf {
+	if fs.has(FaultWAFParanoid) {
+		return newParanoidWAF()
+	}
+	return newWAF()
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -224,7 +225,7 @@ func TestHealthyEndpoints(t *testing.T) {
 			wantCode(t, do(t, c, "GET", base+p, nil, bearer(tok)), http.StatusOK)
 		}
 		r := do(t, c, "GET", base+"/api/v1/data", nil, bearer(tok))
-		if recs, _ := r.json["records"].([]any); len(recs) == 0 || r.json["subject"] != "demo" {
+		if recs, _ := r.json["results"].([]any); len(recs) == 0 || r.json["subject"] != "demo" {
 			t.Errorf("data = %s", r.body)
 		}
 	})
@@ -627,6 +628,105 @@ func TestFaults(t *testing.T) {
 			}
 			wantCode(t, do(t, c, "GET", tgt.URL()+"/health", nil, nil), http.StatusOK)
 		}},
+		{FaultInsecureHeaders, func(t *testing.T, tgt *Target, c *http.Client) {
+			r := do(t, c, "GET", tgt.URL()+"/health", nil, nil)
+			wantCode(t, r, http.StatusOK)
+			for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Strict-Transport-Security"} {
+				if v := r.header.Get(h); v != "" {
+					t.Errorf("%s: %q, want none", h, v)
+				}
+			}
+			if r.header.Get("X-Powered-By") == "" || !strings.ContainsAny(r.header.Get("Server"), "0123456789") {
+				t.Errorf("no version disclosed: %v", r.header)
+			}
+		}},
+		{FaultAuthDown, func(t *testing.T, tgt *Target, c *http.Client) {
+			r := do(t, c, "GET", tgt.URL()+"/auth/health", nil, nil)
+			wantCode(t, r, http.StatusServiceUnavailable)
+			if r.json["status"] == "ready" {
+				t.Errorf("body = %s", r.body)
+			}
+			wantCode(t, do(t, c, "POST", tgt.URL()+"/auth/login", map[string]string{"username": DefaultUsername, "password": DefaultPassword}, nil), http.StatusServiceUnavailable)
+		}},
+		{FaultLoginNoToken, func(t *testing.T, tgt *Target, c *http.Client) {
+			r := do(t, c, "POST", tgt.URL()+"/auth/login", map[string]string{"username": DefaultUsername, "password": DefaultPassword}, nil)
+			wantCode(t, r, http.StatusOK)
+			if _, ok := r.json["access_token"]; ok {
+				t.Errorf("body = %s, want no token", r.body)
+			}
+		}},
+		{FaultAPISlow, func(t *testing.T, tgt *Target, c *http.Client) {
+			began := time.Now()
+			tok := login(t, tgt, c)
+			wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/data", nil, bearer(tok)), http.StatusOK)
+			if d := time.Since(began); d < 2*slowDelay {
+				t.Errorf("login and data took %v, want at least %v", d, 2*slowDelay)
+			}
+		}},
+		{FaultJWTUnverified, func(t *testing.T, tgt *Target, c *http.Client) {
+			good := login(t, tgt, c)
+			for name, tok := range badTokens(t, tgt, good) {
+				if name == "garbage" {
+					continue // not a JWT at all: still refused below
+				}
+				if r := do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer(tok)); r.code != http.StatusOK {
+					t.Errorf("%s token: status %d, want 200 (accepted unverified)", name, r.code)
+				}
+			}
+			wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer("not-a-jwt")), http.StatusUnauthorized)
+		}},
+		{FaultJWKSRotated, func(t *testing.T, tgt *Target, c *http.Client) {
+			tok := login(t, tgt, c)
+			wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer(tok)), http.StatusOK)
+			p, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := do(t, c, "GET", tgt.URL()+"/.well-known/jwks.json", nil, nil)
+			keys, _ := r.json["keys"].([]any)
+			for _, k := range keys {
+				if k.(map[string]any)["kid"] == p.Header["kid"] {
+					t.Errorf("the JWKS publishes the signing key %v", p.Header["kid"])
+				}
+			}
+			if len(keys) == 0 {
+				t.Error("the JWKS publishes no key")
+			}
+		}},
+		{FaultChainDown, func(t *testing.T, tgt *Target, c *http.Client) {
+			wantCode(t, do(t, c, "GET", tgt.URL()+"/blockchain/status", nil, nil), http.StatusServiceUnavailable)
+		}},
+		{FaultDataDegraded, func(t *testing.T, tgt *Target, c *http.Client) {
+			r := do(t, c, "GET", tgt.URL()+"/api/v1/data", nil, bearer(login(t, tgt, c)))
+			wantCode(t, r, http.StatusOK)
+			if _, ok := r.json["results"]; ok {
+				t.Errorf("body = %s, want no results", r.body)
+			}
+		}},
+		{FaultNoPrediction, func(t *testing.T, tgt *Target, c *http.Client) {
+			r := do(t, c, "POST", tgt.URL()+"/ai/predict", map[string]any{"input": "x"}, nil)
+			wantCode(t, r, http.StatusOK)
+			if _, ok := r.json["prediction"]; ok {
+				t.Errorf("body = %s, want no prediction", r.body)
+			}
+		}},
+		{FaultWeakKey, func(t *testing.T, tgt *Target, c *http.Client) {
+			wantCode(t, do(t, c, "GET", tgt.URL()+"/health", nil, nil), http.StatusOK)
+			conn, err := tls.Dial("tcp", strings.TrimPrefix(tgt.URL(), "https://"), &tls.Config{RootCAs: caPool(t, tgt)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			pub, ok := conn.ConnectionState().PeerCertificates[0].PublicKey.(*rsa.PublicKey)
+			if !ok || pub.N.BitLen() != 1024 {
+				t.Errorf("server key %T, want 1024-bit RSA", conn.ConnectionState().PeerCertificates[0].PublicKey)
+			}
+		}},
+		{FaultWAFParanoid, func(t *testing.T, tgt *Target, c *http.Client) {
+			wantCode(t, wafCase{query: "O'Brien"}.send(t, c, tgt.URL()), http.StatusForbidden)
+			wantCode(t, wafCase{query: "' OR 1=1--"}.send(t, c, tgt.URL()), http.StatusForbidden)
+			wantCode(t, wafCase{query: "running shoes"}.send(t, c, tgt.URL()), http.StatusOK)
+		}},
 	}
 	if len(tests) != len(Faults()) {
 		t.Errorf("%d fault cases for %d faults", len(tests), len(Faults()))
@@ -640,6 +740,53 @@ func TestFaults(t *testing.T) {
 			}
 			tc.check(t, tgt, c)
 		})
+	}
+}
+
+func TestHMACTokens(t *testing.T) {
+	secret := []byte("demo-hmac-secret-0123456789abcdef")
+	tgt, c := startTarget(t, Options{TokenSecret: secret})
+	tok := login(t, tgt, c)
+	p, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return secret, nil }, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil || !p.Valid {
+		t.Fatalf("token does not verify with the secret: %v", err)
+	}
+	wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer(tok)), http.StatusOK)
+	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: TokenIssuer, Subject: "demo", Audience: jwt.ClaimStrings{TokenAudience},
+		IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(time.Now().Add(-time.Hour)),
+	}}).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer(expired)), http.StatusUnauthorized)
+	other, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: TokenIssuer, Subject: "demo", Audience: jwt.ClaimStrings{TokenAudience},
+		IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}}).SignedString([]byte("another-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/protected", nil, bearer(other)), http.StatusUnauthorized)
+	r := do(t, c, "GET", tgt.URL()+"/.well-known/jwks.json", nil, nil)
+	if keys, _ := r.json["keys"].([]any); len(keys) != 0 {
+		t.Errorf("JWKS publishes %v with an HMAC secret", keys)
+	}
+}
+
+func TestSecurityHeadersAndPrivacy(t *testing.T) {
+	tgt, c := startTarget(t, Options{})
+	r := do(t, c, "GET", tgt.URL()+"/health", nil, nil)
+	if !strings.Contains(r.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy = %q", r.header.Get("Content-Security-Policy"))
+	}
+	if r.header.Get("Server") != "" || r.header.Get("X-Powered-By") != "" {
+		t.Errorf("server software disclosed: %v", r.header)
+	}
+	p := do(t, c, "GET", tgt.URL()+"/privacy", nil, nil)
+	wantCode(t, p, http.StatusOK)
+	if !strings.Contains(string(p.body), "Privacy policy") || !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+		t.Errorf("privacy page: %s %s", p.header.Get("Content-Type"), p.body)
 	}
 }
 

@@ -78,6 +78,16 @@ func newWAF() *waf {
 	}}
 }
 
+// newParanoidWAF is the rule set of the waf-paranoid fault: the usual
+// rules plus naive ones that any apostrophe, SQL keyword or "&" trips, as a
+// WAF tuned only against attacks (never against real traffic) does.
+func newParanoidWAF() *waf {
+	wf := newWAF()
+	naive := regexp.MustCompile(`(?i)'|\b(?:select|or|and|union|from)\b|&`)
+	wf.rules = append(wf.rules, wafRule{name: "naive", scope: inParams, re: naive})
+	return wf
+}
+
 // inspect returns the name of the first rule that matches the request and
 // where it matched, or "" when the request looks benign. body is the first
 // part (at most wafBodyLimit bytes) of the request body.
