@@ -67,9 +67,6 @@ func (s *AuthSpec) defaults() {
 
 // Validate implements Spec.
 func (s *AuthSpec) Validate() error {
-	if s.ProtectedURL == "" {
-		return Fieldf("protected_url", "is required")
-	}
 	if err := checkURL("protected_url", s.ProtectedURL); err != nil {
 		return err
 	}
@@ -89,11 +86,11 @@ func (s *AuthSpec) Validate() error {
 			return Fieldf("jwt_key_file", "cannot be used together with jwks_url")
 		}
 	}
-	if !authValidMethod(s.Method) {
-		return Fieldf("method", "%q is not an HTTP method", s.Method)
+	if err := checkMethod("method", s.Method); err != nil {
+		return err
 	}
-	if !authValidMethod(s.ProtectedMethod) {
-		return Fieldf("protected_method", "%q is not an HTTP method", s.ProtectedMethod)
+	if err := checkMethod("protected_method", s.ProtectedMethod); err != nil {
+		return err
 	}
 	switch s.ContentType {
 	case "json", "form":
@@ -854,16 +851,4 @@ func authRedact(err error, token string) error {
 		}
 	}
 	return errors.New(msg)
-}
-
-func authValidMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for _, r := range m {
-		if r < 'A' || r > 'Z' {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,6 +67,32 @@ func (o TLSOptions) HTTPClient(follow bool, maxRedirects int) (*http.Client, err
 		return nil
 	}
 	return c, nil
+}
+
+// checkAddress validates a required host:port setting.
+func checkAddress(field, addr string) error {
+	if addr == "" {
+		return Fieldf(field, "is required")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Fieldf(field, "%v", err)
+	}
+	return nil
+}
+
+// checkMethod validates the method of a probe that sends standard requests
+// (auth, ratelimit, waf): upper-case letters, e.g. GET or POST. The http
+// probe accepts any RFC 9110 token instead, for extension methods.
+func checkMethod(field, m string) error {
+	if m == "" {
+		return Fieldf(field, "%q is not an HTTP method", m)
+	}
+	for _, r := range m {
+		if r < 'A' || r > 'Z' {
+			return Fieldf(field, "%q is not an HTTP method", m)
+		}
+	}
+	return nil
 }
 
 // checkURL validates an absolute http(s) URL setting. Its errors never quote

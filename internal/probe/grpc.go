@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,11 +27,8 @@ type GRPCSpec struct {
 
 // Validate implements Spec.
 func (s *GRPCSpec) Validate() error {
-	if s.Address == "" {
-		return Fieldf("address", "is required")
-	}
-	if _, _, err := net.SplitHostPort(s.Address); err != nil {
-		return Fieldf("address", "%v", err)
+	if err := checkAddress("address", s.Address); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return Fieldf("timeout", "must not be negative")

@@ -44,14 +44,11 @@ func (s *RateLimitSpec) defaults() {
 
 // Validate implements Spec.
 func (s *RateLimitSpec) Validate() error {
-	if s.URL == "" {
-		return Fieldf("url", "is required")
-	}
 	if err := checkURL("url", s.URL); err != nil {
 		return err
 	}
-	if !authValidMethod(s.Method) {
-		return Fieldf("method", "%q is not an HTTP method", s.Method)
+	if err := checkMethod("method", s.Method); err != nil {
+		return err
 	}
 	if s.Requests < 1 || s.Requests > rlMaxRequests {
 		return Fieldf("requests", "must be between 1 and %d, not %d", rlMaxRequests, s.Requests)

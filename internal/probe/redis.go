@@ -39,14 +39,11 @@ func (s *RedisSpec) defaults() { s.KeyPrefix = defaultRedisKeyPrefix }
 
 // Validate implements Spec.
 func (s *RedisSpec) Validate() error {
-	if s.Address == "" {
-		return Fieldf("address", "is required")
-	}
 	if strings.Contains(s.Address, "://") {
 		return Fieldf("address", "must be host:port, not a URL")
 	}
-	if _, _, err := net.SplitHostPort(s.Address); err != nil {
-		return Fieldf("address", "%v", err)
+	if err := checkAddress("address", s.Address); err != nil {
+		return err
 	}
 	if s.DB < 0 {
 		return Fieldf("db", "must not be negative")

@@ -14,11 +14,8 @@ type TCPSpec struct {
 
 // Validate implements Spec.
 func (s *TCPSpec) Validate() error {
-	if s.Address == "" {
-		return Fieldf("address", "is required")
-	}
-	if _, _, err := net.SplitHostPort(s.Address); err != nil {
-		return Fieldf("address", "%v", err)
+	if err := checkAddress("address", s.Address); err != nil {
+		return err
 	}
 	return nil
 }

@@ -46,11 +46,8 @@ func (s *TLSSpec) defaults() {
 
 // Validate implements Spec.
 func (s *TLSSpec) Validate() error {
-	if s.Address == "" {
-		return Fieldf("address", "is required")
-	}
-	if _, _, err := net.SplitHostPort(s.Address); err != nil {
-		return Fieldf("address", "%v", err)
+	if err := checkAddress("address", s.Address); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return Fieldf("timeout", "must not be negative")

@@ -51,17 +51,14 @@ func (s *WAFSpec) defaults() {
 
 // Validate implements Spec.
 func (s *WAFSpec) Validate() error {
-	if s.URL == "" {
-		return Fieldf("url", "is required")
-	}
 	if err := checkURL("url", s.URL); err != nil {
 		return err
 	}
-	if !authValidMethod(s.Method) {
-		return Fieldf("method", "%q is not an HTTP method", s.Method)
+	if err := checkMethod("method", s.Method); err != nil {
+		return err
 	}
-	if !authValidMethod(s.BodyMethod) {
-		return Fieldf("body_method", "%q is not an HTTP method", s.BodyMethod)
+	if err := checkMethod("body_method", s.BodyMethod); err != nil {
+		return err
 	}
 	if s.Param == "" {
 		return Fieldf("param", "must not be empty")
