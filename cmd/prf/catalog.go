@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
+	"github.com/prfhq/prf/internal/report"
 )
 
 func newCatalogCmd(d *deps) *cobra.Command {
@@ -72,18 +74,12 @@ type catalogEntry struct {
 func entryOf(cp *checklist.Checkpoint) catalogEntry {
 	e := catalogEntry{ID: cp.ID, Title: cp.Title, Source: cp.Source, Domain: cp.Domain, Category: cp.Category,
 		Owner: cp.Owner, Severity: cp.Severity, Kind: cp.Kind, Manual: cp.Manual != nil, Validation: cp.Validation,
-		Controls: nonNil(cp.Controls), Tags: nonNil(cp.Tags), Reads: cp.Refs(), Expect: cp.Expect, DependsOn: cp.DependsOn, File: cp.File}
+		Controls: append([]string{}, cp.Controls...), Tags: append([]string{}, cp.Tags...), Reads: cp.Refs(),
+		Expect: cp.Expect, DependsOn: cp.DependsOn, File: cp.File}
 	if cp.Manual != nil {
 		e.Evidence = cp.Manual.Evidence
 	}
 	return e
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func newCatalogListCmd(d *deps) *cobra.Command {
@@ -101,7 +97,7 @@ a family (NIST-800-53:AC).`,
   prf catalog list --control NIST-800-53:SC -o markdown`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if domain != "" && !contains(checklist.Domains, domain) {
+			if domain != "" && !slices.Contains(checklist.Domains, domain) {
 				return usagef("--domain %q: one of %s", domain, strings.Join(checklist.Domains, ", "))
 			}
 			cl, err := loadCatalog()
@@ -117,7 +113,7 @@ a family (NIST-800-53:AC).`,
 				tw := tabwriter.NewWriter(d.Out, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tDOMAIN\tCHECK\tSEVERITY\tSOURCE\tTITLE")
 				for _, cp := range cps {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cp.ID, cp.Domain, automatedText(cp), cp.Severity, orDash(cp.Source), cp.Title)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cp.ID, cp.Domain, automatedText(cp), cp.Severity, dash(cp.Source), cp.Title)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -134,8 +130,8 @@ a family (NIST-800-53:AC).`,
 				fmt.Fprintln(d.Out, "| ID | Domain | Category | Checkpoint | Source | Check | Owner | Controls |")
 				fmt.Fprintln(d.Out, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 				for _, cp := range cps {
-					fmt.Fprintf(d.Out, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", cp.ID, cp.Domain, mdCell(cp.Category),
-						mdCell(cp.Title), orDash(cp.Source), automatedText(cp), mdCell(cp.Owner), strings.Join(cp.Controls, ", "))
+					fmt.Fprintf(d.Out, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", cp.ID, cp.Domain, report.MarkdownText(cp.Category),
+						report.MarkdownText(cp.Title), dash(cp.Source), automatedText(cp), report.MarkdownText(cp.Owner), strings.Join(cp.Controls, ", "))
 				}
 				return nil
 			}
@@ -193,7 +189,11 @@ func showCheckpoint(w io.Writer, cl *checklist.Checklist, cp *checklist.Checkpoi
 			fmt.Fprintf(w, "  %-11s %s\n", k+":", v)
 		}
 	}
-	row("source", orDefaultStr(cp.Source, "beyond the document"))
+	if cp.Source != "" {
+		row("source", cp.Source)
+	} else {
+		row("source", "beyond the document")
+	}
 	row("domain", cp.Domain+" / "+cp.Category)
 	row("owner", cp.Owner)
 	row("severity", cp.Severity)
@@ -232,7 +232,7 @@ func showCheckpoint(w io.Writer, cl *checklist.Checklist, cp *checklist.Checkpoi
 			if ns == "vars" && cl.Vars[name] != "" {
 				cur = "default " + cl.Vars[name]
 			}
-			doc := cl.VarDocs[r]
+			doc := cl.Doc(r)
 			fmt.Fprintf(w, "  %-32s %-22s %s\n", r, cur, doc)
 		}
 	}
@@ -335,19 +335,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func orDash(s string) string { return orDefaultStr(s, "-") }
-
-func orDefaultStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
-}
-
 func indent(s, prefix string) string {
 	lines := strings.SplitAfter(s, "\n")
 	var b strings.Builder
@@ -357,13 +344,4 @@ func indent(s, prefix string) string {
 		}
 	}
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

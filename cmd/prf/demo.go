@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -224,21 +225,12 @@ func demoCatalogChecklist(cfg demo.CatalogConfig) []byte {
 	var b strings.Builder
 	b.WriteString("# The built-in catalogue, configured for prf demo's reference system.\n")
 	b.WriteString("version: 1\nname: prf-demo\ninclude: [catalog]\nvars:\n")
-	for _, k := range sortedStrings(cfg.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Vars)) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, yamlString(cfg.Vars[k]))
 	}
 	b.WriteString("secrets:\n")
-	for _, k := range sortedStrings(cfg.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Secrets)) {
 		fmt.Fprintf(&b, "  %s: env:PRF_DEMO_%s\n", k, strings.ToUpper(k))
 	}
 	return []byte(b.String())
-}
-
-func sortedStrings(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

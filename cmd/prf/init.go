@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -94,22 +93,20 @@ func initChecklist(name string) ([]byte, error) {
 			used[r]++
 		}
 	}
-	var where, defaults []string
-	for k, v := range cl.Vars {
-		if v == "" {
-			where = append(where, k)
-		} else {
-			defaults = append(defaults, k)
+	// Declaration order, split: where the system is (empty variables), then
+	// defaults, then secrets.
+	var where, defaults, secrets []checklist.Decl
+	for _, d := range cl.Decls {
+		ns, name, _ := strings.Cut(d.Key, ".")
+		switch {
+		case ns == "secrets":
+			secrets = append(secrets, d)
+		case cl.Vars[name] == "":
+			where = append(where, d)
+		default:
+			defaults = append(defaults, d)
 		}
 	}
-	order := varOrder(cl)
-	sort.Slice(where, func(i, j int) bool { return order[where[i]] < order[where[j]] })
-	sort.Slice(defaults, func(i, j int) bool { return order[defaults[i]] < order[defaults[j]] })
-	secrets := make([]string, 0, len(cl.Secrets))
-	for k := range cl.Secrets {
-		secrets = append(secrets, k)
-	}
-	sort.Strings(secrets)
 
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `# PRF checklist: the built-in catalogue (prf catalog list), configured for
@@ -123,30 +120,31 @@ include: [catalog]
 vars:
   # --- Where the system is (empty: the checkpoints that read it are not configured)
 `, yamlString(name))
-	comment := func(key string) {
-		if doc := cl.VarDocs[key]; doc != "" {
-			fmt.Fprintf(&b, "  # %s", doc)
-			if n := used[key]; n > 0 {
+	comment := func(d checklist.Decl) string {
+		if d.Doc != "" {
+			fmt.Fprintf(&b, "  # %s", d.Doc)
+			if n := used[d.Key]; n > 0 {
 				fmt.Fprintf(&b, " (%d checkpoints)", n)
 			}
 			b.WriteString("\n")
-		} else if n := used[key]; n > 0 {
+		} else if n := used[d.Key]; n > 0 {
 			fmt.Fprintf(&b, "  # read by %d checkpoints\n", n)
 		}
+		_, name, _ := strings.Cut(d.Key, ".")
+		return name
 	}
-	for _, k := range where {
-		comment("vars." + k)
-		fmt.Fprintf(&b, "  %s: \"\"\n", k)
+	for _, d := range where {
+		fmt.Fprintf(&b, "  %s: \"\"\n", comment(d))
 	}
 	b.WriteString("\n  # --- Thresholds, paths and names: the document's values; uncomment to change\n")
-	for _, k := range defaults {
-		comment("vars." + k)
-		fmt.Fprintf(&b, "  # %s: %s\n", k, yamlString(cl.Vars[k]))
+	for _, d := range defaults {
+		name := comment(d)
+		fmt.Fprintf(&b, "  # %s: %s\n", name, yamlString(cl.Vars[name]))
 	}
 	b.WriteString("\nsecrets:\n  # References, never values: env:NAME or file:PATH, resolved when checks run.\n")
-	for _, k := range secrets {
-		comment("secrets." + k)
-		fmt.Fprintf(&b, "  %s: \"\"   # e.g. env:%s\n", k, "PRF_"+strings.ToUpper(k))
+	for _, d := range secrets {
+		name := comment(d)
+		fmt.Fprintf(&b, "  %s: \"\"   # e.g. env:%s\n", name, "PRF_"+strings.ToUpper(name))
 	}
 	b.WriteString(`
 # Leave catalogue checkpoints out, by id or by tag; the reason is reported.
@@ -166,21 +164,4 @@ override: []
 checkpoints: []
 `)
 	return b.Bytes(), nil
-}
-
-// varOrder is the order variables are declared in the catalogue's files.
-func varOrder(cl *checklist.Checklist) map[string]int {
-	order := map[string]int{}
-	i := 0
-	for _, src := range catalog.Sources() {
-		for _, m := range regexp.MustCompile(`(?m)^  ([a-z][a-z0-9_]*):`).FindAllStringSubmatch(string(src.Data), -1) {
-			if _, ok := cl.Vars[m[1]]; ok {
-				if _, seen := order[m[1]]; !seen {
-					order[m[1]] = i
-					i++
-				}
-			}
-		}
-	}
-	return order
 }

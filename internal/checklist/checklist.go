@@ -63,9 +63,27 @@ type Checklist struct {
 	File   string `yaml:"-"` // where it was loaded from
 	Digest string `yaml:"-"` // SHA-256 of the file's bytes and of every included one, hex
 
-	// VarDocs holds the comment written above each variable and secret
-	// (keys "vars.NAME", "secrets.NAME"), for prf init.
-	VarDocs map[string]string `yaml:"-"`
+	// Decls lists the declared variables and secrets in declaration order,
+	// included files first, with the comment written above each (for prf
+	// init and prf catalog show).
+	Decls []Decl `yaml:"-"`
+}
+
+// Decl is one declared variable or secret.
+type Decl struct {
+	Key string // "vars.NAME" or "secrets.NAME"
+	Doc string // the comment above it, "" when none
+}
+
+// Doc returns the comment declared above a variable or secret
+// ("vars.NAME", "secrets.NAME").
+func (c *Checklist) Doc(key string) string {
+	for _, d := range c.Decls {
+		if d.Key == key {
+			return d.Doc
+		}
+	}
+	return ""
 }
 
 // Disable leaves checkpoints out of runs; they are reported as skipped with

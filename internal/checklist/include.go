@@ -80,7 +80,7 @@ func (l *loader) parseDoc(src Source, stack []string) *doc {
 	if len(*l.errs) > before && c.Pos == nil {
 		return nil
 	}
-	c.VarDocs = varDocs(root.Content[0])
+	c.Decls = decls(root.Content[0])
 	errAt := func(p Pos, field, format string, args ...any) {
 		l.errs.add(&Error{File: file, Line: p.Line, Col: p.Col, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -172,7 +172,23 @@ func resolveInclude(name, from string) ([]Source, string, error) {
 // documents may not declare the same variable differently.
 func (l *loader) assemble(root *doc) *Checklist {
 	c := root.c
-	vars, secrets, docs := map[string]string{}, map[string]string{}, map[string]string{}
+	vars, secrets := map[string]string{}, map[string]string{}
+	var declared []Decl
+	at := map[string]int{} // key → index in declared
+	// declare adds declarations in order; a comment fills in a missing one,
+	// and the including file's own comments win.
+	declare := func(ds []Decl, own bool) {
+		for _, d := range ds {
+			i, ok := at[d.Key]
+			switch {
+			case !ok:
+				at[d.Key] = len(declared)
+				declared = append(declared, d)
+			case d.Doc != "" && (own || declared[i].Doc == ""):
+				declared[i].Doc = d.Doc
+			}
+		}
+	}
 	from := map[string]string{}
 	var cps []*Checkpoint
 	var disables []*Disable
@@ -188,11 +204,7 @@ func (l *loader) assemble(root *doc) *Checklist {
 			for _, k := range sortedKeys(sub.c.Secrets) {
 				l.mergeDecl(secrets, from, "secrets", k, sub.c.Secrets[k], sub.c)
 			}
-			for k, v := range sub.c.VarDocs {
-				if _, ok := docs[k]; !ok {
-					docs[k] = v
-				}
-			}
+			declare(sub.c.Decls, false)
 			cps = append(cps, sub.c.Checkpoints...)
 			disables = append(disables, sub.c.Disable...)
 			overrides = append(overrides, sub.c.Override...)
@@ -214,10 +226,8 @@ func (l *loader) assemble(root *doc) *Checklist {
 	for k, v := range c.Secrets {
 		secrets[k] = v
 	}
-	for k, v := range c.VarDocs {
-		docs[k] = v
-	}
-	c.Vars, c.Secrets, c.VarDocs = vars, secrets, docs
+	declare(c.Decls, true)
+	c.Vars, c.Secrets, c.Decls = vars, secrets, declared
 	c.Checkpoints = append(cps, c.Checkpoints...)
 	c.Disable = append(disables, c.Disable...)
 	c.Override = append(overrides, c.Override...)
@@ -236,6 +246,16 @@ func (l *loader) mergeDecl(m, from map[string]string, ns, k, v string, c *Checkl
 	from[key] = c.File
 }
 
+// entryErr reports a problem with a disable or override entry, at the
+// position of its key ("" for the entry itself), in the file it is in.
+func (l *loader) entryErr(file string, pos Positions, id, field, key, format string, args ...any) {
+	p := pos.at(key)
+	if key != "" {
+		field += "." + key
+	}
+	l.errs.add(&Error{File: file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
 // applyOverrides applies the disable and override entries to the merged
 // checkpoints, before they are validated.
 func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
@@ -245,20 +265,16 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 			continue
 		}
 		field := fmt.Sprintf("disable[%d]", i)
-		errAt := func(key, format string, args ...any) {
-			p := x.Pos.at(key)
-			l.errs.add(&Error{File: x.file, Line: p.Line, Col: p.Col, Field: field + suffix(key), Msg: fmt.Sprintf(format, args...)})
-		}
 		if strings.TrimSpace(x.Reason) == "" {
-			errAt("", "a reason is required (it is shown in reports)")
+			l.entryErr(x.file, x.Pos, "", field, "", "a reason is required (it is shown in reports)")
 		}
 		switch {
 		case (x.ID == "") == (x.Tag == ""):
-			errAt("", "give either id or tag")
+			l.entryErr(x.file, x.Pos, "", field, "", "give either id or tag")
 		case x.ID != "":
 			cp := ids[x.ID]
 			if cp == nil {
-				errAt("id", "unknown checkpoint %q%s", x.ID, Suggest(x.ID, sortedKeys(ids)))
+				l.entryErr(x.file, x.Pos, "", field, "id", "unknown checkpoint %q%s", x.ID, Suggest(x.ID, sortedKeys(ids)))
 				continue
 			}
 			cp.Disabled = x.Reason
@@ -271,7 +287,7 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 				}
 			}
 			if n == 0 {
-				errAt("tag", "no checkpoint has the tag %q", x.Tag)
+				l.entryErr(x.file, x.Pos, "", field, "tag", "no checkpoint has the tag %q", x.Tag)
 			}
 		}
 	}
@@ -281,45 +297,42 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 		}
 		field := fmt.Sprintf("override[%d]", i)
 		cp := ids[o.ID]
-		if cp == nil {
-			p := o.Pos.at("id")
-			msg := "id is required"
-			if o.ID != "" {
-				msg = fmt.Sprintf("unknown checkpoint %q%s", o.ID, Suggest(o.ID, sortedKeys(ids)))
-			}
-			l.errs.add(&Error{File: o.file, Line: p.Line, Col: p.Col, Field: field + ".id", Msg: msg})
+		switch {
+		case o.ID == "":
+			l.entryErr(o.file, o.Pos, "", field, "id", "id is required")
+			continue
+		case cp == nil:
+			l.entryErr(o.file, o.Pos, "", field, "id", "unknown checkpoint %q%s", o.ID, Suggest(o.ID, sortedKeys(ids)))
 			continue
 		}
-		errAt := func(key, format string, args ...any) {
-			p := o.Pos.at(key)
-			l.errs.add(&Error{File: o.file, Line: p.Line, Col: p.Col, ID: o.ID, Field: field + "." + key, Msg: fmt.Sprintf(format, args...)})
+		// Invalid values are reported here, where the override wrote them,
+		// and not applied.
+		if o.Severity != "" {
+			if msg := oneOf("severity", o.Severity, Severities); msg != "" {
+				l.entryErr(o.file, o.Pos, o.ID, field, "severity", "%s", msg)
+			} else {
+				cp.Severity = o.Severity
+			}
 		}
-		switch {
-		case o.Severity == "":
-		case !slices.Contains(Severities, o.Severity):
-			errAt("severity", "unknown severity %q (one of %s)", o.Severity, strings.Join(Severities, ", "))
-		default:
-			cp.Severity = o.Severity
+		if o.Mode != "" {
+			if msg := oneOf("mode", o.Mode, Modes); msg != "" {
+				l.entryErr(o.file, o.Pos, o.ID, field, "mode", "%s", msg)
+			} else {
+				cp.Mode = o.Mode
+			}
 		}
-		switch {
-		case o.Mode == "":
-		case !slices.Contains(Modes, o.Mode):
-			errAt("mode", "unknown mode %q (one of %s)", o.Mode, strings.Join(Modes, ", "))
-		default:
-			cp.Mode = o.Mode
+		if o.Retries != nil {
+			if msg := retriesError(*o.Retries); msg != "" {
+				l.entryErr(o.file, o.Pos, o.ID, field, "retries", "%s", msg)
+			} else {
+				cp.Retries = *o.Retries
+			}
 		}
 		if o.Owner != "" {
 			cp.Owner = o.Owner
 		}
 		if o.Timeout != 0 {
 			cp.Timeout = o.Timeout
-		}
-		switch {
-		case o.Retries == nil:
-		case *o.Retries < 0 || *o.Retries > 10:
-			errAt("retries", "must be between 0 and 10")
-		default:
-			cp.Retries = *o.Retries
 		}
 		if o.Expect != "" {
 			cp.Expect = o.Expect
@@ -329,16 +342,10 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 	}
 }
 
-func suffix(key string) string {
-	if key == "" {
-		return ""
-	}
-	return "." + key
-}
-
-// varDocs reads the comment above each variable and secret.
-func varDocs(n *yaml.Node) map[string]string {
-	out := map[string]string{}
+// decls lists the variables and secrets a document declares, in order,
+// with the comment above each.
+func decls(n *yaml.Node) []Decl {
+	var out []Decl
 	if n == nil || n.Kind != yaml.MappingNode {
 		return out
 	}
@@ -348,9 +355,7 @@ func varDocs(n *yaml.Node) map[string]string {
 			continue
 		}
 		for _, kv := range pairs(p[1]) {
-			if text := commentText(kv[0].HeadComment); text != "" {
-				out[ns+"."+kv[0].Value] = text
-			}
+			out = append(out, Decl{Key: ns + "." + kv[0].Value, Doc: commentText(kv[0].HeadComment)})
 		}
 	}
 	return out

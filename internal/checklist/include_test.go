@@ -85,8 +85,8 @@ func TestIncludeNotConfigured(t *testing.T) {
 	if got := c.Lookup("gw.data").NotConfigured; got != nil {
 		t.Errorf("gw.data reads no variable but is not configured: %v", got)
 	}
-	if c.VarDocs["vars.api_url"] != "Base URL of the API." || c.VarDocs["secrets.password"] != "Password of the test user." {
-		t.Errorf("var docs = %v", c.VarDocs)
+	if c.Doc("vars.api_url") != "Base URL of the API." || c.Doc("secrets.password") != "Password of the test user." {
+		t.Errorf("var docs = %v", c.Decls)
 	}
 	if c.Lookup("gw.health").File != filepath.Join(dir, "base.yaml") {
 		t.Errorf("checkpoint file = %q", c.Lookup("gw.health").File)

@@ -149,6 +149,23 @@ func (l *loader) validate() {
 	l.file = c.File
 }
 
+// oneOf says why v is not one of valid, or "" when it is. The checkpoint
+// fields and their overrides share it.
+func oneOf(what, v string, valid []string) string {
+	if slices.Contains(valid, v) {
+		return ""
+	}
+	return fmt.Sprintf("unknown %s %q (one of %s)", what, v, strings.Join(valid, ", "))
+}
+
+// retriesError says why n is not a valid retry count, or "".
+func retriesError(n int) string {
+	if n < 0 || n > 10 {
+		return "must be between 0 and 10"
+	}
+	return ""
+}
+
 func (p Positions) at(key string) Pos {
 	if v, ok := p[key]; ok {
 		return v
@@ -177,16 +194,16 @@ func (l *loader) checkpoint(cp *Checkpoint) {
 	}
 	if cp.Severity == "" {
 		cp.Severity = SeverityBlocking
-	} else if !slices.Contains(Severities, cp.Severity) {
-		l.errAt(cp.Pos.at("severity"), id, "severity", "unknown severity %q (one of %s)", cp.Severity, strings.Join(Severities, ", "))
+	} else if msg := oneOf("severity", cp.Severity, Severities); msg != "" {
+		l.errAt(cp.Pos.at("severity"), id, "severity", "%s", msg)
 	}
 	if cp.Mode == "" {
 		cp.Mode = ModeEnforce
-	} else if !slices.Contains(Modes, cp.Mode) {
-		l.errAt(cp.Pos.at("mode"), id, "mode", "unknown mode %q (one of %s)", cp.Mode, strings.Join(Modes, ", "))
+	} else if msg := oneOf("mode", cp.Mode, Modes); msg != "" {
+		l.errAt(cp.Pos.at("mode"), id, "mode", "%s", msg)
 	}
-	if cp.Retries < 0 || cp.Retries > 10 {
-		l.errAt(cp.Pos.at("retries"), id, "retries", "must be between 0 and 10")
+	if msg := retriesError(cp.Retries); msg != "" {
+		l.errAt(cp.Pos.at("retries"), id, "retries", "%s", msg)
 	}
 	if cp.Timeout == 0 {
 		cp.Timeout = DefaultTimeout
@@ -262,7 +279,7 @@ func (l *loader) probe(cp *Checkpoint) {
 	var errs Errors
 	unset := map[string]bool{}
 	spec := l.c.decodeSpec(cp, &errs, func(ref string) (string, error) {
-		return notConfigured(unset, ref)(l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil }))
+		return notConfigured(unset)(l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil }))
 	})
 	if strings.TrimSpace(cp.Expect) == "" {
 		l.errAt(cp.Pos.at(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
@@ -276,7 +293,7 @@ func (l *loader) probe(cp *Checkpoint) {
 		if strings.HasPrefix(ref, "secrets.") {
 			return "", fmt.Errorf("secrets cannot be used in expect")
 		}
-		return notConfigured(unset, ref)(l.c.lookupRef(ref, nil))
+		return notConfigured(unset)(l.c.lookupRef(ref, nil))
 	})
 	if len(unset) > 0 {
 		cp.NotConfigured = sortedKeys(unset)
@@ -320,7 +337,7 @@ func (e *NotConfiguredError) Error() string {
 
 // notConfigured turns a not-configured reference into a recorded name and
 // an empty value, so that interpolation goes on and finds every one.
-func notConfigured(unset map[string]bool, _ string) func(string, error) (string, error) {
+func notConfigured(unset map[string]bool) func(string, error) (string, error) {
 	return func(v string, err error) (string, error) {
 		var nc *NotConfiguredError
 		if errors.As(err, &nc) {
