@@ -31,8 +31,11 @@ var controlsYAML []byte
 
 func init() { checklist.RegisterBuiltin(Name, Sources) }
 
-// Sources returns the catalogue's documents in load order.
-func Sources() []checklist.Source {
+// Sources returns the catalogue's documents in load order. They are read
+// from the binary once; callers must not modify them.
+var Sources = sync.OnceValue(readSources)
+
+func readSources() []checklist.Source {
 	names, err := fs.Glob(files, "catalog/*.yaml")
 	if err != nil {
 		panic(err) // a constant pattern
@@ -82,17 +85,8 @@ func (c *Controls) Lookup(id string) (Control, bool) {
 	return c.List[i], true
 }
 
-var (
-	controlsOnce sync.Once
-	controls     *Controls
-	controlsErr  error
-)
-
-// ControlTable returns the controls table.
-func ControlTable() (*Controls, error) {
-	controlsOnce.Do(func() { controls, controlsErr = parseControls(controlsYAML) })
-	return controls, controlsErr
-}
+// ControlTable returns the controls table, parsed once.
+var ControlTable = sync.OnceValues(func() (*Controls, error) { return parseControls(controlsYAML) })
 
 func parseControls(data []byte) (*Controls, error) {
 	var doc struct {

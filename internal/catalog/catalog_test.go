@@ -202,24 +202,27 @@ func documentRows(t *testing.T, path string) []docRow {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	headRE := regexp.MustCompile(`^### (\d\.\d) `)
-	checkRE := regexp.MustCompile(`^\s+"[^"]+": \(r\) =>`)
-	thresholdRE := regexp.MustCompile(`^\s+\w+: \["`)
+	var (
+		headRE      = regexp.MustCompile(`^### (\d\.\d) `)
+		stepRE      = regexp.MustCompile(`^# .+ Test$`)
+		checkRE     = regexp.MustCompile(`^\s+"[^"]+": \(r\) =>`)
+		thresholdRE = regexp.MustCompile(`^\s+\w+: \["`)
+	)
 	var rows []docRow
 	var section string
 	tableLine, n := 0, map[string]int{}
 	inThresholds := false
+	add := func(what, text string) {
+		key := section + " " + what
+		n[key]++
+		rows = append(rows, docRow{source: fmt.Sprintf("§%s %s %d", section, what, n[key]), text: strings.TrimSpace(text)})
+	}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
 		if m := headRE.FindStringSubmatch(line); m != nil {
 			section, tableLine = m[1], 0
 			continue
-		}
-		add := func(what, text string) {
-			key := section + " " + what
-			n[key]++
-			rows = append(rows, docRow{source: fmt.Sprintf("§%s %s %d", section, what, n[key]), text: strings.TrimSpace(text)})
 		}
 		switch {
 		case strings.HasPrefix(line, "|"):
@@ -228,7 +231,7 @@ func documentRows(t *testing.T, path string) []docRow {
 				add("row", line)
 			}
 			continue
-		case section == "2.2" && regexp.MustCompile(`^# .+ Test$`).MatchString(line):
+		case section == "2.2" && stepRE.MatchString(line):
 			add("step", line)
 		case section == "7.2" && strings.HasPrefix(line, "# Test "):
 			add("step", line)
