@@ -17,12 +17,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/prfhq/prf/internal/proc"
 )
 
 // Services are the optional parts of the reference system that `prf demo`
@@ -37,7 +37,7 @@ type Services struct {
 	// Skipped says why a service did not start (binary missing, …).
 	Skipped map[string]string
 
-	procs []*exec.Cmd
+	procs []*proc.Process
 	dirs  []string
 }
 
@@ -57,16 +57,8 @@ func (t *Target) StartServices(ctx context.Context) *Services {
 
 // Close stops every service and removes its files.
 func (s *Services) Close() {
-	for _, c := range s.procs {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+	for _, p := range s.procs {
+		p.Stop(5 * time.Second)
 	}
 	for _, d := range s.dirs {
 		os.RemoveAll(d)
@@ -88,37 +80,28 @@ func randomSecret() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Services) start(name string, dir string, argv []string) (*exec.Cmd, *lockedWriter, error) {
-	var log strings.Builder
-	w := &lockedWriter{mu: &sync.Mutex{}, b: &log}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", name, err)
+// start runs a service's server; it is stopped by Close.
+func (s *Services) start(name string, dir string, argv []string) (*proc.Process, error) {
+	p, err := proc.Start(name, argv, proc.Options{Dir: dir, LogLimit: 64 << 10})
+	if err != nil {
+		return nil, err
 	}
-	s.procs = append(s.procs, cmd)
-	return cmd, w, nil
+	s.procs = append(s.procs, p)
+	return p, nil
 }
 
-// waitReady polls ready for up to 15 s.
-func waitReady(ctx context.Context, name string, ready func(context.Context) error) error {
+// waitReady polls ready for up to 15 s; the error ends with the last line
+// the server printed.
+func waitReady(ctx context.Context, p *proc.Process, ready func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	for {
-		rctx, rcancel := context.WithTimeout(ctx, time.Second)
-		err := ready(rctx)
-		rcancel()
-		if err == nil {
-			return nil
+	if err := p.WaitReady(ctx, time.Second, ready); err != nil {
+		if last := lastLine(p.Log()); last != "" {
+			return fmt.Errorf("%w: %s", err, last)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w", name, err)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return err
 	}
+	return nil
 }
 
 func (s *Services) startRedis(ctx context.Context) error {
@@ -142,11 +125,12 @@ func (s *Services) startRedis(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(dir, "redis.conf"), []byte(conf), 0o600); err != nil {
 		return err
 	}
-	if _, _, err := s.start("redis", dir, []string{bin, filepath.Join(dir, "redis.conf")}); err != nil {
+	p, err := s.start("redis", dir, []string{bin, filepath.Join(dir, "redis.conf")})
+	if err != nil {
 		return err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	err = waitReady(ctx, "redis", func(ctx context.Context) error {
+	err = waitReady(ctx, p, func(ctx context.Context) error {
 		c := redis.NewClient(&redis.Options{Addr: addr, Password: pw, MaxRetries: -1})
 		defer c.Close()
 		return c.Ping(ctx).Err()
@@ -266,7 +250,7 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile, "-c", "max_connections=20",
 		"-c", "archive_mode=on", "-c", "archive_command=cp %p "+walDir+"/%f", "-c", "archive_timeout=60")
-	_, log, err := s.start("postgres", dir, argv)
+	p, err := s.start("postgres", dir, argv)
 	if err != nil {
 		return err
 	}
@@ -277,7 +261,7 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword("prf", pw), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres",
 		RawQuery: url.Values{"sslmode": {"verify-full"}, "sslrootcert": {caFile}}.Encode()}
 	dsn := u.String()
-	err = waitReady(ctx, "postgres", func(ctx context.Context) error {
+	err = waitReady(ctx, p, func(ctx context.Context) error {
 		c, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			return err
@@ -285,7 +269,7 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 		return c.Close(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, lastLine(log.String()))
+		return err
 	}
 	if err := s.seedMigrations(ctx, dsn); err != nil {
 		return err
@@ -378,25 +362,4 @@ func (t *Target) serverKeyPairPEM() (certPEM, keyPEM []byte, err error) {
 		return nil, nil, fmt.Errorf("server key: %w", err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), nil
-}
-
-// lockedWriter serializes a process's stdout and stderr into one log.
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

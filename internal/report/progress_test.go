@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prfhq/prf/internal/proc"
 	"github.com/prfhq/prf/internal/store"
 )
 
@@ -88,7 +89,7 @@ func TestProgressInteractive(t *testing.T) {
 func TestProgressConcurrent(t *testing.T) {
 	for _, interactive := range []bool{false, true} {
 		t.Run(fmt.Sprint("interactive=", interactive), func(t *testing.T) {
-			var buf syncBuffer
+			var buf proc.Buffer
 			const n = 64
 			p := NewProgress(&buf, n, interactive)
 			p.tick = time.Millisecond
@@ -120,22 +121,4 @@ func TestProgressConcurrent(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer that can be read while a writer may run.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

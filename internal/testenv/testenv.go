@@ -9,7 +9,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,10 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prfhq/prf/internal/proc"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -62,32 +61,8 @@ func Require(t testing.TB, name, install string, dirs ...string) string {
 
 // Process is a server started for a test.
 type Process struct {
-	Name string
-	Dir  string // its temporary directory
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		return len(p), nil // keep the first MiB: enough to say why it failed
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*proc.Process
+	Dir string // its temporary directory
 }
 
 // Options for Start.
@@ -106,66 +81,20 @@ func Start(t testing.TB, name string, argv []string, opts Options) *Process {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	if opts.User != "" && os.Geteuid() == 0 {
-		argv = append([]string{"runuser", "-u", opts.User, "--"}, argv...)
+	pp, err := proc.Start(name, argv, proc.Options{Dir: dir, Env: opts.Env, User: opts.User})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	p := &Process{Name: name, Dir: dir, log: &syncBuffer{}, done: make(chan struct{})}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), opts.Env...)
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: start %s: %v", name, err)
-	}
-	p.cmd = cmd
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	grace := opts.Grace
 	if grace == 0 {
 		grace = 5 * time.Second
 	}
-	t.Cleanup(func() { p.stop(grace) })
-	return p
+	t.Cleanup(func() { pp.Stop(grace) })
+	return &Process{Process: pp, Dir: dir}
 }
 
 // Stop stops the process now (a test that stops a node on purpose).
-func (p *Process) Stop() { p.stop(5 * time.Second) }
-
-func (p *Process) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			// A zombie that PID 1 has not reaped yet: treat as stopped.
-		}
-	}
-}
-
-// Exited reports whether the process has ended, and how.
-func (p *Process) Exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// Log returns what the process printed so far.
-func (p *Process) Log() string { return p.log.String() }
+func (p *Process) Stop() { p.Process.Stop(5 * time.Second) }
 
 // WaitReady polls ready until it returns nil, the process exits, or the
 // timeout passes; then it fails the test with the process's log.
@@ -173,22 +102,8 @@ func (p *Process) WaitReady(t testing.TB, timeout time.Duration, ready func(ctx 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var last error
-	for {
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
-		last = ready(rctx)
-		rcancel()
-		if last == nil {
-			return
-		}
-		if exited, err := p.Exited(); exited {
-			t.Fatalf("testenv: %s exited before it was ready (%v); its log:\n%s", p.Name, err, p.Log())
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("testenv: %s not ready after %s: %v; its log:\n%s", p.Name, timeout, last, p.Log())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := p.Process.WaitReady(ctx, 2*time.Second, ready); err != nil {
+		t.Fatalf("testenv: %v (waited up to %s); its log:\n%s", err, timeout, p.Log())
 	}
 }
 
