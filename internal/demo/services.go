@@ -65,15 +65,6 @@ func (s *Services) Close() {
 	}
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func randomSecret() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -114,7 +105,7 @@ func (s *Services) startRedis(ctx context.Context) error {
 		return err
 	}
 	s.dirs = append(s.dirs, dir)
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -242,7 +233,7 @@ func (s *Services) startPostgres(ctx context.Context, t *Target) error {
 	if err := chown(walDir); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -118,6 +119,17 @@ func (p *Process) WaitReady(ctx context.Context, attempt time.Duration, ready fu
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a server that must be told its port.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Buffer is a bytes.Buffer that may be written and read at once, keeping

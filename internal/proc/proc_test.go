@@ -74,3 +74,10 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("Start of a missing binary = %v", err)
 	}
 }
+
+func TestFreePort(t *testing.T) {
+	port, err := FreePort()
+	if err != nil || port <= 0 || port > 65535 {
+		t.Fatalf("FreePort() = %d, %v", port, err)
+	}
+}
