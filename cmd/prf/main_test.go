@@ -78,6 +78,27 @@ func listen(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// hangingCheckpoint is an HTTP checkpoint against addr, a listener that
+// never answers: it runs until the run is killed or interrupted.
+func hangingCheckpoint(id, addr string) string {
+	return fmt.Sprintf(`  - id: %s
+    title: Never answers
+    domain: application
+    owner: DevOps Lead
+    timeout: 1h
+    probe: {kind: http, url: "http://%s/"}
+    expect: status == 200
+`, id, addr)
+}
+
+// prfProcess is prf as a child process (the test binary re-executed), for
+// tests that kill or interrupt it.
+func prfProcess(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "PRF_TEST_MAIN=1"), env...)
+	return cmd
+}
+
 func tcpCheckpoint(id, addr, severity string) string {
 	return fmt.Sprintf(`  - id: %s
     title: Port %s open
@@ -244,20 +265,12 @@ func TestKillLosesNoReportedResult(t *testing.T) {
 		b.WriteString(tcpCheckpoint(fmt.Sprintf("quick.%02d", i), addr, "blocking"))
 	}
 	for i := 0; i < 4; i++ {
-		fmt.Fprintf(&b, `  - id: slow.%d
-    title: Never answers
-    domain: application
-    owner: DevOps Lead
-    timeout: 1h
-    probe: {kind: http, url: "http://%s/"}
-    expect: status == 200
-`, i, addr)
+		b.WriteString(hangingCheckpoint(fmt.Sprintf("slow.%d", i), addr))
 	}
 	f := writeFile(t, dir, "kill.yaml", b.String())
 	db := filepath.Join(dir, "prf.db")
 
-	cmd := exec.Command(os.Args[0], "check", "--db", db, "-f", f, "--concurrency", "8")
-	cmd.Env = append(os.Environ(), "PRF_TEST_MAIN=1")
+	cmd := prfProcess(nil, "check", "--db", db, "-f", f, "--concurrency", "8")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -339,17 +352,9 @@ wait:
 func TestInterruptStoresRun(t *testing.T) {
 	dir := t.TempDir()
 	addr := listen(t)
-	f := writeFile(t, dir, "int.yaml", "version: 1\nname: int\ncheckpoints:\n"+tcpCheckpoint("quick", addr, "blocking")+fmt.Sprintf(`  - id: slow
-    title: Never answers
-    domain: application
-    owner: DevOps Lead
-    timeout: 1h
-    probe: {kind: http, url: "http://%s/"}
-    expect: status == 200
-`, addr))
+	f := writeFile(t, dir, "int.yaml", "version: 1\nname: int\ncheckpoints:\n"+tcpCheckpoint("quick", addr, "blocking")+hangingCheckpoint("slow", addr))
 	db := filepath.Join(dir, "prf.db")
-	cmd := exec.Command(os.Args[0], "check", "--db", db, "-f", f)
-	cmd.Env = append(os.Environ(), "PRF_TEST_MAIN=1")
+	cmd := prfProcess(nil, "check", "--db", db, "-f", f)
 	stderr, _ := cmd.StderrPipe()
 	stdoutPipe, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -395,8 +400,7 @@ func TestInterruptStoresRun(t *testing.T) {
 func TestDemoTargetChecklistCheck(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	target := exec.Command(os.Args[0], "demo", "target", "--listen", "127.0.0.1:0", "--ca-out", ca, "--fault", "no-rate-limit")
-	target.Env = append(os.Environ(), "PRF_TEST_MAIN=1", "PRF_DEMO_PASSWORD=s3cret-for-test")
+	target := prfProcess([]string{"PRF_DEMO_PASSWORD=s3cret-for-test"}, "demo", "target", "--listen", "127.0.0.1:0", "--ca-out", ca, "--fault", "no-rate-limit")
 	stdout, err := target.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -427,8 +431,7 @@ func TestDemoTargetChecklistCheck(t *testing.T) {
 	}
 
 	db := filepath.Join(dir, "prf.db")
-	check := exec.Command(os.Args[0], "check", "-q", "--db", db, "-f", cl, "-o", "json")
-	check.Env = append(os.Environ(), "PRF_TEST_MAIN=1", "PRF_DEMO_PASSWORD=s3cret-for-test")
+	check := prfProcess([]string{"PRF_DEMO_PASSWORD=s3cret-for-test"}, "check", "-q", "--db", db, "-f", cl, "-o", "json")
 	out, err := check.Output()
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 {
