@@ -69,39 +69,24 @@ func RunDiff(w io.Writer, a, b Report) error {
 	for _, r := range changed {
 		statusW = max(statusW, textWidth(transition(r)))
 	}
-	line := func(r *store.Result, status, msg string) {
-		s := "  " + pad(oneLine(r.ID), idW) + "  " + pad(truncate(oneLine(r.Title), titleW), titleW) + "  " + pad(status, statusW)
-		if msg != "" {
-			s += "  " + oneLine(msg)
+	// section lists results under a heading: each with its status and,
+	// for a current result that does not pass, its message.
+	section := func(heading string, list []*store.Result, status func(*store.Result) string, current bool) {
+		if len(list) == 0 {
+			return
 		}
-		ew.printf("%s\n", strings.TrimRight(s, " "))
-	}
-	if len(changed) > 0 {
-		ew.printf("\nChanged (%d):\n", len(changed))
-		for _, nr := range changed {
-			msg := ""
-			if nr.Status != store.StatusPass {
-				msg = nr.Message
+		ew.printf("\n%s (%d):\n", heading, len(list))
+		for _, r := range list {
+			s := "  " + pad(oneLine(r.ID), idW) + "  " + pad(truncate(oneLine(r.Title), titleW), titleW) + "  " + pad(status(r), statusW)
+			if current && r.Status != store.StatusPass && r.Message != "" {
+				s += "  " + oneLine(r.Message)
 			}
-			line(nr, transition(nr), msg)
+			ew.printf("%s\n", strings.TrimRight(s, " "))
 		}
 	}
-	if len(added) > 0 {
-		ew.printf("\nAdded (%d):\n", len(added))
-		for _, r := range added {
-			msg := ""
-			if r.Status != store.StatusPass {
-				msg = r.Message
-			}
-			line(r, statusLabel(r.Status), msg)
-		}
-	}
-	if len(removed) > 0 {
-		ew.printf("\nRemoved (%d):\n", len(removed))
-		for _, r := range removed {
-			line(r, "was "+statusLabel(r.Status), "")
-		}
-	}
+	section("Changed", changed, transition, true)
+	section("Added", added, func(r *store.Result) string { return statusLabel(r.Status) }, true)
+	section("Removed", removed, func(r *store.Result) string { return "was " + statusLabel(r.Status) }, false)
 
 	ew.printf("\n%d changed (%d now passing, %d no longer passing), %d added, %d removed; verdict %s\n",
 		len(changed), fixed, broken, len(added), len(removed), verdict)
