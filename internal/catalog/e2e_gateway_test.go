@@ -10,14 +10,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/prfhq/prf/internal/demo"
 	"github.com/prfhq/prf/internal/store"
+	"github.com/prfhq/prf/internal/testenv"
 )
 
 // The gateway checkpoints (http, tcp, dns, auth, ratelimit, tls and waf
@@ -313,66 +311,20 @@ func TestGatewayDNS(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		zone map[string]string // question name -> A record
+		zone map[string][]string // "name TYPE" -> records
 		want store.Status
 	}{
-		{"record present", map[string]string{"api.prf.test.": "api.prf.test. 60 IN A 127.0.0.1"}, store.StatusPass},
-		{"record deleted", map[string]string{"www.prf.test.": "www.prf.test. 60 IN A 127.0.0.1"}, store.StatusFail},
+		{"record present", map[string][]string{"api.prf.test. A": {"api.prf.test. 60 IN A 127.0.0.1"}}, store.StatusPass},
+		{"record deleted", map[string][]string{"www.prf.test. A": {"www.prf.test. 60 IN A 127.0.0.1"}}, store.StatusFail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sys := system{Vars: map[string]string{
 				"api_host":     "api.prf.test",
-				"dns_resolver": startGatewayDNS(t, tc.zone),
+				"dns_resolver": testenv.StartDNS(t, testenv.DNSZone{Records: tc.zone}),
 			}, Secrets: map[string]string{}}
 			res := runCatalog(t, sys, "infra.network.dns-resolution")
 			expectStatus(t, res, map[string]store.Status{"infra.network.dns-resolution": tc.want})
 		})
-	}
-}
-
-// startGatewayDNS serves zone's A records on 127.0.0.1 (UDP and TCP on one
-// port) and answers NXDOMAIN for other names; it returns host:port.
-func startGatewayDNS(t *testing.T, zone map[string]string) string {
-	t.Helper()
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		q := req.Question[0]
-		rec, ok := zone[strings.ToLower(q.Name)]
-		switch {
-		case !ok:
-			m.Rcode = dns.RcodeNameError
-		case q.Qtype == dns.TypeA:
-			rr, err := dns.NewRR(rec)
-			if err != nil {
-				panic(err)
-			}
-			m.Answer = append(m.Answer, rr)
-		}
-		_ = w.WriteMsg(m)
-	})
-	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			if try < 5 {
-				continue // the TCP port is taken: pick another
-			}
-			t.Fatal(err)
-		}
-		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-			started := make(chan struct{})
-			srv.NotifyStartedFunc = func() { close(started) }
-			go func() { _ = srv.ActivateAndServe() }()
-			<-started
-			t.Cleanup(func() { _ = srv.Shutdown() })
-		}
-		return pc.LocalAddr().String()
 	}
 }

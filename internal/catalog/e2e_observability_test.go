@@ -1,18 +1,15 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -99,6 +96,10 @@ var obsAlertmanagerIDs = []string{
 
 // obsPerfWindow is the §3.1 window: the stacks live for seconds.
 const obsPerfWindow = "30s"
+
+// obsRequestTimeout bounds each request of the test's own polls of
+// Prometheus and Alertmanager.
+const obsRequestTimeout = 3 * time.Second
 
 // The §3.1 CPU and disk queries rate counters over 5s instead of 5m: the
 // stacks' series are seconds old, and rate() over a window longer than a
@@ -469,8 +470,8 @@ type obsStack struct {
 	tgt   *demo.Target
 	infra *obsInfra
 	sink  *obsSink
-	ams   []*obsAlertmanager
-	prom  *obsPrometheus
+	ams   []*testenv.Alertmanager
+	prom  *testenv.Prometheus
 }
 
 func obsStartStack(t *testing.T, o obsStackOptions) *obsStack {
@@ -493,32 +494,39 @@ func obsStartStack(t *testing.T, o obsStackOptions) *obsStack {
 
 	amCfg := o.amConfig(st.sink.URL)
 	if o.clustered {
-		st.ams = obsStartAlertmanagerCluster(t, amCfg, 2)
+		st.ams = testenv.StartAlertmanagerCluster(t, amCfg, 2)
 	} else {
-		st.ams = []*obsAlertmanager{obsStartAlertmanager(t, amCfg, "", nil)}
+		st.ams = []*testenv.Alertmanager{testenv.StartAlertmanager(t, amCfg)}
 	}
 
+	// Prometheus scrapes itself and the jobs every second, evaluates the
+	// rules every second and sends alerts to the Alertmanagers.
 	u, _ := url.Parse(tgt.URL())
-	pc := obsPromConfig{rules: o.rules, jobs: []obsJob{
-		{name: "api", scheme: "https", caFile: caFile, targets: []string{u.Host}},
-		{name: "cadvisor", targets: []string{st.infra.cadvisor.Addr},
-			labels: map[string]string{"namespace": "prf", "pod": "api-0", "container": "api"}},
-		{name: "node", targets: []string{st.infra.node.Addr}, labels: map[string]string{"device": "nvme0n1"}},
-		{name: "blackbox", targets: []string{st.infra.blackbox.Addr}, labels: map[string]string{"phase": "rtt"}},
-		{name: "trivy", targets: []string{st.infra.trivy.Addr}, labels: map[string]string{"severity": "Critical"}},
-	}}
+	po := testenv.PromOptions{Rules: o.rules, ScrapeSelf: true, Jobs: []testenv.ScrapeJob{
+		{Name: "api", Scheme: "https", CAFile: caFile, Targets: []string{u.Host}},
+		{Name: "cadvisor", Targets: []string{st.infra.cadvisor.Addr},
+			Labels: map[string]string{"namespace": "prf", "pod": "api-0", "container": "api"}},
+		{Name: "node", Targets: []string{st.infra.node.Addr}, Labels: map[string]string{"device": "nvme0n1"}},
+		{Name: "blackbox", Targets: []string{st.infra.blackbox.Addr}, Labels: map[string]string{"phase": "rtt"}},
+		{Name: "trivy", Targets: []string{st.infra.trivy.Addr}, Labels: map[string]string{"severity": "Critical"}},
+	},
+		// Resend firing alerts every second (default 1m): alerts fired
+		// before the Alertmanagers are discovered (5s after start) are
+		// dropped until the next resend.
+		Flags: []string{"--rules.alert.resend-delay=1s"},
+	}
 	var amAddrs []string
 	for _, am := range st.ams {
 		amAddrs = append(amAddrs, am.Addr)
 	}
 	if o.alerting {
-		pc.alertmanagers = amAddrs
-		pc.jobs = append(pc.jobs, obsJob{name: "alertmanager", targets: amAddrs})
+		po.Alertmanagers = amAddrs
+		po.Jobs = append(po.Jobs, testenv.ScrapeJob{Name: "alertmanager", Targets: amAddrs})
 	}
 	if o.deadTarget {
-		pc.jobs = append(pc.jobs, obsJob{name: "postgres", targets: []string{testenv.Addr(testenv.FreePort(t))}})
+		po.Jobs = append(po.Jobs, testenv.ScrapeJob{Name: "postgres", Targets: []string{testenv.Addr(testenv.FreePort(t))}})
 	}
-	st.prom = obsStartPrometheus(t, pc)
+	st.prom = testenv.StartPrometheus(t, po)
 
 	st.startLoad(t, o.load)
 	return st
@@ -592,7 +600,9 @@ func (st *obsStack) waitFor(t *testing.T, exprs ...string) {
 	deadline := time.Now().Add(40 * time.Second)
 	for _, q := range exprs {
 		for {
-			n, err := st.prom.query(q)
+			ctx, cancel := context.WithTimeout(context.Background(), obsRequestTimeout)
+			n, err := st.prom.Series(ctx, q)
+			cancel()
 			if err == nil && n > 0 {
 				break
 			}
@@ -621,7 +631,9 @@ func (st *obsStack) waitRulesEvaluated(t *testing.T) {
 				} `json:"groups"`
 			} `json:"data"`
 		}
-		err := obsGetJSON(st.prom.URL+"/api/v1/rules", &res)
+		ctx, cancel := context.WithTimeout(context.Background(), obsRequestTimeout)
+		err := st.prom.GetJSON(ctx, "/api/v1/rules", &res)
+		cancel()
 		var pending []string
 		for _, g := range res.Data.Groups {
 			for _, r := range g.Rules {
@@ -647,7 +659,9 @@ func (st *obsStack) waitCluster(t *testing.T, n int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for _, am := range st.ams {
 		for {
-			status, peers, err := am.cluster()
+			ctx, cancel := context.WithTimeout(context.Background(), obsRequestTimeout)
+			status, peers, err := am.Cluster(ctx)
+			cancel()
 			if err == nil && status == "ready" && peers >= n {
 				break
 			}
@@ -680,215 +694,4 @@ func (st *obsStack) dumpLogs(t *testing.T) {
 		t.Logf("alertmanager %s log:\n%s", am.Addr, am.Log())
 	}
 	t.Logf("webhook sink: %d notifications received, %d rejected", st.sink.received.Load(), st.sink.rejected.Load())
-}
-
-// obsJob is one scrape job of the stack's Prometheus.
-type obsJob struct {
-	name    string
-	scheme  string // default http
-	caFile  string
-	targets []string
-	labels  map[string]string
-}
-
-type obsPromConfig struct {
-	rules         string
-	jobs          []obsJob
-	alertmanagers []string // host:port; none: alerts go nowhere
-}
-
-type obsPrometheus struct {
-	*testenv.Process
-	URL string
-}
-
-// obsStartPrometheus starts Prometheus scraping itself and the jobs every
-// second, evaluating the rules every second and sending alerts to the
-// Alertmanagers, and waits until every target was scraped once.
-// (testenv.StartPrometheus has no alerting section nor self-scrape.)
-func obsStartPrometheus(t *testing.T, c obsPromConfig) *obsPrometheus {
-	t.Helper()
-	bin := testenv.Require(t, "prometheus", "apt-get install -y prometheus", "/usr/bin", "/usr/local/bin")
-	dir := t.TempDir()
-	addr := testenv.Addr(testenv.FreePort(t))
-	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n")
-	if c.rules != "" {
-		if err := os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(c.rules), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString("rule_files:\n  - rules.yml\n")
-	}
-	if len(c.alertmanagers) > 0 {
-		b.WriteString("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets:\n")
-		for _, a := range c.alertmanagers {
-			fmt.Fprintf(&b, "            - %q\n", a)
-		}
-	}
-	b.WriteString("scrape_configs:\n")
-	jobs := append([]obsJob{{name: "prometheus", targets: []string{addr}}}, c.jobs...)
-	targets := 0
-	for _, j := range jobs {
-		fmt.Fprintf(&b, "  - job_name: %q\n", j.name)
-		if j.scheme != "" {
-			fmt.Fprintf(&b, "    scheme: %s\n", j.scheme)
-		}
-		if j.caFile != "" {
-			fmt.Fprintf(&b, "    tls_config:\n      ca_file: %q\n", j.caFile)
-		}
-		b.WriteString("    static_configs:\n      - targets:\n")
-		for _, tg := range j.targets {
-			fmt.Fprintf(&b, "          - %q\n", tg)
-			targets++
-		}
-		if len(j.labels) > 0 {
-			b.WriteString("        labels:\n")
-			for k, v := range j.labels {
-				fmt.Fprintf(&b, "          %s: %q\n", k, v)
-			}
-		}
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := testenv.Start(t, "prometheus", []string{bin,
-		"--config.file=" + cfg,
-		"--web.listen-address=" + addr,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--storage.tsdb.retention.time=1h",
-		"--log.level=warn",
-		// Resend firing alerts every second (default 1m): alerts fired
-		// before the Alertmanagers are discovered (5s after start) are
-		// dropped until the next resend.
-		"--rules.alert.resend-delay=1s",
-		"--web.console.templates=" + dir,
-		"--web.console.libraries=" + dir,
-	}, testenv.Options{Dir: dir})
-	pr := &obsPrometheus{Process: p, URL: "http://" + addr}
-	p.WaitReady(t, 45*time.Second, func(ctx context.Context) error {
-		n, err := pr.query("up")
-		if err != nil {
-			return err
-		}
-		if n < targets {
-			return fmt.Errorf("%d of %d targets scraped so far", n, targets)
-		}
-		return nil
-	})
-	return pr
-}
-
-// query runs an instant query and returns the number of series.
-func (p *obsPrometheus) query(q string) (int, error) {
-	var res struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := obsGetJSON(p.URL+"/api/v1/query?"+url.Values{"query": {q}}.Encode(), &res); err != nil {
-		return 0, err
-	}
-	return len(res.Data.Result), nil
-}
-
-type obsAlertmanager struct {
-	*testenv.Process
-	URL, Addr string
-}
-
-// obsStartAlertmanagerCluster starts n Alertmanagers gossiping with each
-// other on loopback. (testenv.StartAlertmanager turns clustering off.)
-func obsStartAlertmanagerCluster(t *testing.T, cfg string, n int) []*obsAlertmanager {
-	t.Helper()
-	gossip := make([]string, n)
-	for i := range gossip {
-		gossip[i] = testenv.Addr(testenv.FreePort(t))
-	}
-	ams := make([]*obsAlertmanager, n)
-	for i := range ams {
-		var peers []string
-		for j, g := range gossip {
-			if j != i {
-				peers = append(peers, g)
-			}
-		}
-		ams[i] = obsStartAlertmanager(t, cfg, gossip[i], peers)
-	}
-	return ams
-}
-
-// obsStartAlertmanager starts one Alertmanager; clusterAddr "" turns
-// clustering off.
-func obsStartAlertmanager(t *testing.T, cfg, clusterAddr string, peers []string) *obsAlertmanager {
-	t.Helper()
-	bin, err := exec.LookPath("alertmanager")
-	if err != nil {
-		bin = testenv.Require(t, "prometheus-alertmanager", "apt-get install -y prometheus-alertmanager", "/usr/bin", "/usr/local/bin")
-	}
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.Addr(testenv.FreePort(t))
-	argv := []string{bin,
-		"--config.file=" + cfgPath,
-		"--web.listen-address=" + addr,
-		"--cluster.listen-address=" + clusterAddr,
-		"--storage.path=" + filepath.Join(dir, "data"),
-		"--log.level=warn",
-	}
-	if clusterAddr != "" {
-		// Gossip fast, so that the cluster settles in seconds (it checks
-		// its membership every 10 gossip intervals).
-		argv = append(argv, "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s", "--cluster.peer-timeout=2s")
-		for _, p := range peers {
-			argv = append(argv, "--cluster.peer="+p)
-		}
-	}
-	p := testenv.Start(t, "alertmanager", argv, testenv.Options{Dir: dir})
-	am := &obsAlertmanager{Process: p, URL: "http://" + addr, Addr: addr}
-	p.WaitReady(t, 20*time.Second, func(ctx context.Context) error {
-		_, _, err := am.cluster()
-		return err
-	})
-	return am
-}
-
-// cluster returns the cluster status and member count from /api/v2/status.
-func (am *obsAlertmanager) cluster() (string, int, error) {
-	var st struct {
-		Cluster struct {
-			Status string            `json:"status"`
-			Peers  []json.RawMessage `json:"peers"`
-		} `json:"cluster"`
-	}
-	if err := obsGetJSON(am.URL+"/api/v2/status", &st); err != nil {
-		return "", 0, err
-	}
-	return st.Cluster.Status, len(st.Cluster.Peers), nil
-}
-
-func obsGetJSON(u string, v any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(body))
-	}
-	return json.Unmarshal(body, v)
 }

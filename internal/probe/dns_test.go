@@ -12,87 +12,32 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/prfhq/prf/internal/testenv"
 )
 
-// dnsZone is the test server's data: "name type" -> answer records.
-var dnsZone = map[string][]string{
-	"www.prf.test. A":          {"www.prf.test. 60 IN A 192.0.2.11", "www.prf.test. 60 IN A 192.0.2.10"},
-	"www.prf.test. AAAA":       {"www.prf.test. 60 IN AAAA 2001:db8:0:0::1"},
-	"alias.prf.test. CNAME":    {"alias.prf.test. 60 IN CNAME WWW.prf.test."},
-	"alias.prf.test. A":        {"alias.prf.test. 60 IN CNAME www.prf.test.", "www.prf.test. 60 IN A 192.0.2.10"},
-	"prf.test. MX":             {"prf.test. 60 IN MX 20 mx2.prf.test.", "prf.test. 60 IN MX 10 Mail.PRF.test."},
-	"prf.test. TXT":            {`prf.test. 60 IN TXT "v=spf1 " "-all"`, `prf.test. 60 IN TXT "hello"`},
-	"prf.test. NS":             {"prf.test. 60 IN NS ns1.prf.test.", "prf.test. 60 IN NS ns2.prf.test."},
-	"_http._tcp.prf.test. SRV": {"_http._tcp.prf.test. 60 IN SRV 10 5 8080 www.prf.test."},
-	"prf.test. CAA":            {`prf.test. 60 IN CAA 0 issue "letsencrypt.org"`},
-	"big.prf.test. TXT":        {`big.prf.test. 60 IN TXT "only over tcp"`},
+// dnsZone is the test server's data. big.prf.test is truncated over UDP;
+// fail.prf.test answers SERVFAIL; a known name without the asked type is
+// NODATA; other names under prf.test are NXDOMAIN.
+var dnsZone = testenv.DNSZone{
+	Records: map[string][]string{
+		"www.prf.test. A":          {"www.prf.test. 60 IN A 192.0.2.11", "www.prf.test. 60 IN A 192.0.2.10"},
+		"www.prf.test. AAAA":       {"www.prf.test. 60 IN AAAA 2001:db8:0:0::1"},
+		"alias.prf.test. CNAME":    {"alias.prf.test. 60 IN CNAME WWW.prf.test."},
+		"alias.prf.test. A":        {"alias.prf.test. 60 IN CNAME www.prf.test.", "www.prf.test. 60 IN A 192.0.2.10"},
+		"prf.test. MX":             {"prf.test. 60 IN MX 20 mx2.prf.test.", "prf.test. 60 IN MX 10 Mail.PRF.test."},
+		"prf.test. TXT":            {`prf.test. 60 IN TXT "v=spf1 " "-all"`, `prf.test. 60 IN TXT "hello"`},
+		"prf.test. NS":             {"prf.test. 60 IN NS ns1.prf.test.", "prf.test. 60 IN NS ns2.prf.test."},
+		"_http._tcp.prf.test. SRV": {"_http._tcp.prf.test. 60 IN SRV 10 5 8080 www.prf.test."},
+		"prf.test. CAA":            {`prf.test. 60 IN CAA 0 issue "letsencrypt.org"`},
+		"big.prf.test. TXT":        {`big.prf.test. 60 IN TXT "only over tcp"`},
+	},
+	ServFail:    []string{"fail.prf.test."},
+	TruncateUDP: []string{"big.prf.test."},
 }
 
-// startDNS starts a miekg/dns server on 127.0.0.1, UDP and TCP on the same
-// port, serving dnsZone. big.prf.test is truncated over UDP; fail.prf.test
-// answers SERVFAIL; a known name without the asked type is NODATA; other
-// names under prf.test are NXDOMAIN.
-func startDNS(t *testing.T) string {
-	t.Helper()
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		m.RecursionAvailable = true
-		q := req.Question[0]
-		name := strings.ToLower(q.Name)
-		key := name + " " + dns.TypeToString[q.Qtype]
-		switch {
-		case name == "fail.prf.test.":
-			m.Rcode = dns.RcodeServerFailure
-		case name == "big.prf.test." && w.RemoteAddr().Network() == "udp":
-			m.Truncated = true
-		default:
-			recs, ok := dnsZone[key]
-			if !ok {
-				known := false
-				for k := range dnsZone {
-					if strings.HasPrefix(k, name+" ") {
-						known = true
-					}
-				}
-				if !known {
-					m.Rcode = dns.RcodeNameError
-				}
-			}
-			for _, r := range recs {
-				rr, err := dns.NewRR(r)
-				if err != nil {
-					panic(err)
-				}
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-		_ = w.WriteMsg(m)
-	})
-	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			if try < 5 {
-				continue // the TCP port is taken: pick another
-			}
-			t.Fatal(err)
-		}
-		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-			started := make(chan struct{})
-			srv.NotifyStartedFunc = func() { close(started) }
-			go func() { _ = srv.ActivateAndServe() }()
-			<-started
-			t.Cleanup(func() { _ = srv.Shutdown() })
-		}
-		return pc.LocalAddr().String()
-	}
-}
+// startDNS starts a DNS server on loopback serving dnsZone.
+func startDNS(t *testing.T) string { return testenv.StartDNS(t, dnsZone) }
 
 func dnsSpec(name, typ, resolver string) *DNSSpec {
 	s := &DNSSpec{}
