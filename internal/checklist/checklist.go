@@ -4,6 +4,8 @@
 package checklist
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -173,4 +175,29 @@ func (c *Checklist) Lookup(id string) *Checkpoint {
 		}
 	}
 	return nil
+}
+
+// NotConfiguredReason says what to set for a not-configured checkpoint,
+// e.g. "not configured: set api_url (--var api_url=...) and secret
+// database_dsn (--secret database_dsn=env:NAME)"; "" when it is configured.
+func (cp *Checkpoint) NotConfiguredReason() string {
+	if len(cp.NotConfigured) == 0 {
+		return ""
+	}
+	var vars, secrets []string
+	for _, n := range cp.NotConfigured {
+		if s, ok := strings.CutPrefix(n, "secrets."); ok {
+			secrets = append(secrets, s)
+		} else {
+			vars = append(vars, n)
+		}
+	}
+	var parts []string
+	if len(vars) > 0 {
+		parts = append(parts, fmt.Sprintf("set %s (--var %s=...)", strings.Join(vars, ", "), vars[0]))
+	}
+	if len(secrets) > 0 {
+		parts = append(parts, fmt.Sprintf("secret %s (--secret %s=env:NAME)", strings.Join(secrets, ", "), secrets[0]))
+	}
+	return "not configured: " + strings.Join(parts, " and ")
 }

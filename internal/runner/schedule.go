@@ -20,27 +20,6 @@ type node struct {
 	skipKind   string // store.SkipDependency, SkipNotConfigured or SkipDisabled
 }
 
-// notConfiguredMessage says what to set, e.g. "not configured: set api_url
-// (--var api_url=...) and secret database_dsn (--secret database_dsn=env:NAME)".
-func notConfiguredMessage(names []string) string {
-	var vars, secrets []string
-	for _, n := range names {
-		if s, ok := strings.CutPrefix(n, "secrets."); ok {
-			secrets = append(secrets, s)
-		} else {
-			vars = append(vars, n)
-		}
-	}
-	var parts []string
-	if len(vars) > 0 {
-		parts = append(parts, fmt.Sprintf("set %s (--var %s=...)", strings.Join(vars, ", "), vars[0]))
-	}
-	if len(secrets) > 0 {
-		parts = append(parts, fmt.Sprintf("secret %s (--secret %s=env:NAME)", strings.Join(secrets, ", "), secrets[0]))
-	}
-	return "not configured: " + strings.Join(parts, " and ")
-}
-
 // plan links the selected checkpoints by their dependencies. A dependency
 // outside the selection counts as not passed.
 func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
@@ -51,7 +30,7 @@ func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
 		case cp.Disabled != "":
 			n.skip, n.skipKind = "disabled: "+cp.Disabled, store.SkipDisabled
 		case len(cp.NotConfigured) > 0:
-			n.skip, n.skipKind = notConfiguredMessage(cp.NotConfigured), store.SkipNotConfigured
+			n.skip, n.skipKind = cp.NotConfiguredReason(), store.SkipNotConfigured
 		}
 		nodes[i] = n
 		r.nodes[cp.ID] = n
