@@ -2,22 +2,13 @@ package catalog
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"math"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -154,32 +145,15 @@ func TestCatalogDataPostgres(t *testing.T) {
 	})
 }
 
-const dataPGInstall = "apt-get install -y postgresql-15 postgresql-15-pgaudit"
-
-// startReferencePostgres starts PostgreSQL with TLS and WAL archiving, then
-// restarts it with data checksums enabled (pg_checksums), pgaudit loaded and
-// pg_hba rules that refuse TCP clients without TLS.
+// startReferencePostgres starts PostgreSQL with TLS, WAL archiving, data
+// checksums, pgaudit loaded and pg_hba rules that refuse TCP clients
+// without TLS.
 func startReferencePostgres(t *testing.T) *testenv.Postgres {
 	t.Helper()
-	bin := filepath.Dir(testenv.Require(t, "postgres", dataPGInstall, "/usr/lib/postgresql/15/bin"))
-	testenv.Require(t, "pgaudit.so", dataPGInstall, "/usr/lib/postgresql/15/lib")
-	p := testenv.StartPostgres(t, testenv.PostgresOptions{SSL: true, Archive: true})
-	p.Stop()
-	argv := []string{filepath.Join(bin, "pg_checksums"), "--enable", "--no-sync", "-D", p.DataDir}
-	if os.Geteuid() == 0 {
-		argv = append([]string{"runuser", "-u", "postgres", "--"}, argv...)
-	}
-	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("pg_checksums: %v\n%s", err, out)
-	}
-	hba := "local all all scram-sha-256\n" +
-		"hostssl all all 127.0.0.1/32 scram-sha-256\n" +
-		"hostnossl all all all reject\n"
-	// Rewritten in place: the file keeps its owner, the server's user.
-	if err := os.WriteFile(filepath.Join(p.DataDir, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dataRestartPostgres(t, p, bin, "shared_preload_libraries=pgaudit", "pgaudit.log=ddl,role")
+	p := testenv.StartPostgres(t, testenv.PostgresOptions{
+		SSL: true, RequireSSL: true, Archive: true, Checksums: true,
+		Preload: []string{"pgaudit"}, Config: []string{"pgaudit.log=ddl,role"},
+	})
 
 	// The server really refuses a client without TLS.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -189,41 +163,6 @@ func startReferencePostgres(t *testing.T) *testenv.Postgres {
 		t.Fatal("the reference database accepted a connection without TLS")
 	}
 	return p
-}
-
-// dataRestartPostgres stops p and starts it again on the same data directory
-// and port, with testenv's settings plus extra ("name=value").
-func dataRestartPostgres(t *testing.T, p *testenv.Postgres, bin string, extra ...string) {
-	t.Helper()
-	p.Stop()
-	base := filepath.Dir(p.DataDir)
-	argv := []string{filepath.Join(bin, "postgres"), "-D", p.DataDir, "-p", strconv.Itoa(p.Port), "-k", p.SocketDir,
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=20", "-c", "shared_buffers=16MB",
-	}
-	if p.SSL {
-		argv = append(argv, "-c", "ssl=on", "-c", "ssl_cert_file="+p.CAFile, "-c", "ssl_key_file="+filepath.Join(base, "server.key"))
-	}
-	if p.ArchiveDir != "" {
-		argv = append(argv, "-c", "archive_mode=on", "-c", fmt.Sprintf("archive_command=cp %%p %s/%%f", p.ArchiveDir))
-	}
-	for _, c := range extra {
-		argv = append(argv, "-c", c)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "postgres"
-	}
-	p.Process = testenv.Start(t, "postgres", argv, testenv.Options{Dir: base, User: user})
-	dsn := p.DSN("postgres")
-	p.WaitReady(t, 30*time.Second, func(ctx context.Context) error {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		return c.Close(ctx)
-	})
 }
 
 // dataMigrations writes golang-migrate files 1..n into a new directory.
@@ -248,26 +187,12 @@ func dataWaitArchived(t *testing.T, p *testenv.Postgres, ok func(archived, faile
 	p.Exec(t, "postgres", "CREATE TABLE IF NOT EXISTS wal_note (at timestamptz DEFAULT now())")
 	p.Exec(t, "postgres", "INSERT INTO wal_note DEFAULT VALUES")
 	p.Exec(t, "postgres", "SELECT pg_switch_wal()")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, p.DSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	for {
-		var archived, failed int64
-		if err := c.QueryRow(ctx, "SELECT archived_count, failed_count FROM pg_stat_archiver").Scan(&archived, &failed); err != nil {
-			t.Fatalf("pg_stat_archiver: %v", err)
-		}
-		if ok(archived, failed) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("pg_stat_archiver: archived %d, failed %d after 15s; log:\n%s", archived, failed, p.Log())
-		case <-time.After(50 * time.Millisecond):
-		}
+	ctx, c, done := dataConnect(t, p, 15*time.Second)
+	defer done()
+	var archived, failed int64
+	if !dataPoll(ctx, t, c, "SELECT archived_count, failed_count FROM pg_stat_archiver",
+		func() bool { return ok(archived, failed) }, &archived, &failed) {
+		t.Fatalf("pg_stat_archiver: archived %d, failed %d after 15s; log:\n%s", archived, failed, p.Log())
 	}
 }
 
@@ -280,18 +205,12 @@ func dataCorruptPage(t *testing.T, p *testenv.Postgres) {
 	p.Exec(t, "postgres", "CHECKPOINT")
 	var rel string
 	func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, p.DSN("postgres"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close(context.Background())
+		ctx, c, done := dataConnect(t, p, 10*time.Second)
+		defer done()
 		if err := c.QueryRow(ctx, "SELECT pg_relation_filepath('ledger_entries')").Scan(&rel); err != nil {
 			t.Fatal(err)
 		}
 	}()
-	bin := filepath.Dir(testenv.Require(t, "postgres", dataPGInstall, "/usr/lib/postgresql/15/bin"))
 	p.Stop()
 	f, err := os.OpenFile(filepath.Join(p.DataDir, rel), os.O_RDWR, 0)
 	if err != nil {
@@ -303,29 +222,50 @@ func dataCorruptPage(t *testing.T, p *testenv.Postgres) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	dataRestartPostgres(t, p, bin, "shared_preload_libraries=pgaudit", "pgaudit.log=ddl,role")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, p.DSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	p.Restart(t)
+	ctx, c, done := dataConnect(t, p, 10*time.Second)
+	defer done()
 	var n int64
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM ledger_entries").Scan(&n); err == nil || !strings.Contains(err.Error(), "invalid page") {
 		t.Fatalf("reading the corrupted table: %d rows, err %v; want invalid page", n, err)
 	}
+	var failures int64
+	if !dataPoll(ctx, t, c, "SELECT coalesce(sum(checksum_failures), 0)::bigint FROM pg_stat_database",
+		func() bool { return failures > 0 }, &failures) {
+		t.Fatal("no checksum failure counted")
+	}
+}
+
+// dataConnect connects to p's database "postgres"; ctx bounds the
+// connection and what runs on it until done closes both.
+func dataConnect(t *testing.T, p *testenv.Postgres, timeout time.Duration) (ctx context.Context, c *pgx.Conn, done func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	c, err := pgx.Connect(ctx, p.DSN("postgres"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return ctx, c, func() {
+		_ = c.Close(context.Background())
+		cancel()
+	}
+}
+
+// dataPoll runs query on c every 50ms, scanning its row into dest, until
+// ok returns true (true) or ctx ends (false).
+func dataPoll(ctx context.Context, t *testing.T, c *pgx.Conn, query string, ok func() bool, dest ...any) bool {
+	t.Helper()
 	for {
-		var failures int64
-		if err := c.QueryRow(ctx, "SELECT coalesce(sum(checksum_failures), 0)::bigint FROM pg_stat_database").Scan(&failures); err != nil {
-			t.Fatal(err)
+		if err := c.QueryRow(ctx, query).Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", query, err)
 		}
-		if failures > 0 {
-			return
+		if ok() {
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("no checksum failure counted")
+			return false
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -394,22 +334,11 @@ func TestCatalogDataRedis(t *testing.T) {
 	})
 }
 
-// startRedisReplica runs a second redis-server replicating primary
-// (replicaof) and waits until the primary counts it.
-func startRedisReplica(t *testing.T, primary *testenv.Redis, password string) *testenv.Process {
+// startRedisReplica runs a second redis-server replicating primary and
+// waits until the primary counts it.
+func startRedisReplica(t *testing.T, primary *testenv.Redis, password string) *testenv.Redis {
 	t.Helper()
-	bin := testenv.Require(t, "redis-server", "apt-get install -y redis-server", "/usr/bin", "/usr/local/bin")
-	host, port, _ := net.SplitHostPort(primary.Addr)
-	dir := t.TempDir()
-	// The passwords go in a config file, not on the command line.
-	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir %s\n"+
-		"replicaof %s %s\nmasterauth %s\nrequirepass %s\n",
-		testenv.FreePort(t), dir, host, port, password, password)
-	confFile := filepath.Join(dir, "replica.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	replica := testenv.Start(t, "redis-replica", []string{bin, confFile}, testenv.Options{Dir: dir})
+	replica := testenv.StartRedis(t, testenv.RedisOptions{Password: password, ReplicaOf: primary.Addr})
 	c := redis.NewClient(&redis.Options{Addr: primary.Addr, Password: password, MaxRetries: -1})
 	defer c.Close()
 	replica.WaitReady(t, 15*time.Second, func(ctx context.Context) error {
@@ -425,43 +354,12 @@ func startRedisReplica(t *testing.T, primary *testenv.Redis, password string) *t
 	return replica
 }
 
-// dataSelfSignedCert writes a self-signed P-256 certificate for
-// 127.0.0.1 and localhost (its own CA), valid until notAfter, and its key.
+// dataSelfSignedCert writes a self-signed certificate for 127.0.0.1 and
+// localhost (its own CA), valid for the 48 hours up to notAfter, and its key.
 func dataSelfSignedCert(t *testing.T, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "prf e2e redis"},
-		NotBefore:             notAfter.Add(-48 * time.Hour),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return testenv.WriteKeyPair(t, t.TempDir(), "server",
+		testenv.SelfSigned(t, "prf e2e redis", notAfter.Add(-48*time.Hour), notAfter))
 }
 
 // --- S3 -----------------------------------------------------------------

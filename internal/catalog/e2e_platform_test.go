@@ -43,7 +43,7 @@ var kubeIDs = []string{
 
 // platformManifest is the system's namespace in good order: a quota, an
 // ingress default deny, and a deployment kwok runs.
-const platformManifest = `
+var platformManifest = `
 apiVersion: v1
 kind: ResourceQuota
 metadata: {name: compute}
@@ -57,21 +57,7 @@ spec:
   podSelector: {}
   policyTypes: [Ingress]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/web:1.0
-`
+` + testenv.DeploymentYAML("web", 2, "registry.example/web:1.0")
 
 func TestE2EPlatformKubernetes(t *testing.T) {
 	t.Parallel()
@@ -94,13 +80,7 @@ spec:
 	t.Cleanup(func() {
 		_ = k.Client.NetworkingV1().NetworkPolicies("default").Delete(context.Background(), defaultDeny, metav1.DeleteOptions{})
 	})
-	k.Wait(t, 60*time.Second, "deployment web available", func(ctx context.Context) (bool, error) {
-		d, err := k.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 2 && d.Status.UpdatedReplicas == 2, nil
-	})
+	k.WaitRolledOut(t, ns, "web", 2)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("cluster:\n%s", k.Describe(ns))

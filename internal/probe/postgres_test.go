@@ -52,6 +52,40 @@ func pgRun(t *testing.T, s *PostgresSpec) (PostgresObservation, error, []string)
 	return obs, err, logs
 }
 
+// pgRunWant runs s (pgRun) and fails when secret shows in what it returned.
+// With wantErr set it fails unless the run's error contains wantErr, and
+// returns false; otherwise it fails on any error, and returns true.
+func pgRunWant(t *testing.T, secret string, s *PostgresSpec, wantErr string) (PostgresObservation, bool) {
+	t.Helper()
+	obs, err, logs := pgRun(t, s)
+	pgNoSecret(t, secret, obs, err, logs)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return obs, false
+	}
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	return obs, true
+}
+
+// pgRunUntil runs a postgres probe of dsn (spec changed by mod) every
+// 200ms until done holds for what it returned, or for 15 seconds, and
+// returns the last run's observation and error.
+func pgRunUntil(t *testing.T, dsn string, mod func(*PostgresSpec), done func(PostgresObservation, error) bool) (PostgresObservation, error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		obs, err, _ := pgRun(t, pgSpec(dsn, mod))
+		if done(obs, err) || time.Now().After(deadline) {
+			return obs, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // pgNoSecret fails when secret shows in the error, the logs or the
 // observation.
 func pgNoSecret(t *testing.T, secret string, obs PostgresObservation, err error, logs []string) {
@@ -292,16 +326,9 @@ func TestPostgresQuery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			obs, err, logs := pgRun(t, pgSpec(dsn, func(s *PostgresSpec) { s.Query, s.MaxRows = tc.query, tc.maxRows }))
-			pgNoSecret(t, pg.Password, obs, err, logs)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			obs, ok := pgRunWant(t, pg.Password, pgSpec(dsn, func(s *PostgresSpec) { s.Query, s.MaxRows = tc.query, tc.maxRows }), tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("probe: %v", err)
 			}
 			if obs.Query.Text != tc.query {
 				t.Errorf("query.text %q", obs.Query.Text)
@@ -427,18 +454,11 @@ func TestPostgresArchiver(t *testing.T) {
 	pg.Exec(t, "postgres", "CREATE TABLE t AS SELECT generate_series(1, 1000) AS i")
 	pg.Exec(t, "postgres", "SELECT pg_switch_wal()")
 
-	var obs PostgresObservation
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var err error
-		obs, err, _ = pgRun(t, pgSpec(dsn, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if obs.Archiver.ArchivedCount >= 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	obs, err := pgRunUntil(t, dsn, nil, func(obs PostgresObservation, err error) bool {
+		return err != nil || obs.Archiver.ArchivedCount >= 1
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	a := obs.Archiver
 	if a.Mode != "on" || a.ArchivedCount < 1 || a.LastArchivedWAL == "" || a.LastArchivedAt.IsZero() ||
@@ -456,17 +476,11 @@ func TestPostgresArchiver(t *testing.T) {
 	t.Cleanup(func() { _ = os.Chmod(pg.ArchiveDir, 0o700) })
 	pg.Exec(t, "postgres", "INSERT INTO t SELECT generate_series(1, 1000)")
 	pg.Exec(t, "postgres", "SELECT pg_switch_wal()")
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		var err error
-		obs, err, _ = pgRun(t, pgSpec(dsn, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if obs.Archiver.FailedCount >= 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	obs, err = pgRunUntil(t, dsn, nil, func(obs PostgresObservation, err error) bool {
+		return err != nil || obs.Archiver.FailedCount >= 1
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if a := obs.Archiver; a.FailedCount < 1 || a.LastFailedAt.IsZero() || a.LastFailedWAL == "" {
 		t.Errorf("archiver %+v, want a failure recorded", a)
@@ -478,35 +492,21 @@ func TestPostgresReplication(t *testing.T) {
 	replica := testenv.StartPostgresReplica(t, primary, testenv.PostgresOptions{})
 	primary.Exec(t, "postgres", "CREATE TABLE t AS SELECT generate_series(1, 100) AS i")
 
-	var obs PostgresObservation
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var err error
-		obs, err, _ = pgRun(t, pgSpec(primary.DSN("postgres"), nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if obs.Replication.Replicas >= 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	obs, err := pgRunUntil(t, primary.DSN("postgres"), nil, func(obs PostgresObservation, err error) bool {
+		return err != nil || obs.Replication.Replicas >= 1
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if r := obs.Replication; r.IsReplica || r.Replicas != 1 || r.MaxLagSeconds < 0 || r.MaxLagSeconds > 30 {
 		t.Errorf("primary: replication %+v, want a primary with 1 replica and a lag >= 0", r)
 	}
 
 	// The replica sees the table once it has replayed it.
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		var err error
-		obs, err, _ = pgRun(t, pgSpec(replica.DSN("postgres"), func(s *PostgresSpec) { s.Query = "SELECT count(*) AS n FROM t" }))
-		if err == nil || time.Now().After(deadline) {
-			if err != nil {
-				t.Fatalf("replica: %v", err)
-			}
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	obs, err = pgRunUntil(t, replica.DSN("postgres"), func(s *PostgresSpec) { s.Query = "SELECT count(*) AS n FROM t" },
+		func(_ PostgresObservation, err error) bool { return err == nil })
+	if err != nil {
+		t.Fatalf("replica: %v", err)
 	}
 	if r := obs.Replication; !r.IsReplica || r.Replicas != 0 || r.MaxLagSeconds < 0 || r.MaxLagSeconds > 30 {
 		t.Errorf("replica: replication %+v, want a replica with a lag >= 0", r)
@@ -653,16 +653,9 @@ func TestPostgresMigrations(t *testing.T) {
 			for _, sql := range tc.setup {
 				pg.Exec(t, db, sql)
 			}
-			obs, err, logs := pgRun(t, pgSpec(pg.DSN(db), func(s *PostgresSpec) { s.Migrations = tc.spec }))
-			pgNoSecret(t, pg.Password, obs, err, logs)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			obs, ok := pgRunWant(t, pg.Password, pgSpec(pg.DSN(db), func(s *PostgresSpec) { s.Migrations = tc.spec }), tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("probe: %v", err)
 			}
 			if obs.Migrations != tc.want {
 				t.Errorf("migrations\n got %+v\nwant %+v", obs.Migrations, tc.want)

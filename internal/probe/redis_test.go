@@ -2,12 +2,8 @@ package probe
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,18 +229,7 @@ func TestRedisProbeTLS(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "PRF Redis test CA")
 	leaf := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "localhost", "127.0.0.1")
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "redis.crt"), filepath.Join(dir, "redis.key")
-	keyDER, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile := testenv.WriteKeyPair(t, t.TempDir(), "redis", leaf)
 	srv := testenv.StartRedis(t, testenv.RedisOptions{Password: redisTestPassword, TLSCertFile: certFile, TLSKeyFile: keyFile})
 	caFile := ca.writeCA(t)
 

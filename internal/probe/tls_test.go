@@ -2,132 +2,43 @@ package probe
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prfhq/prf/internal/testenv"
 )
 
-// testCA is a certificate authority made inside the test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
+// testCA is testenv's test certificate authority under the names this
+// package's tests use.
+type testCA struct{ *testenv.CA }
 
-func newTestCA(t *testing.T, cn string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"PRF test"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
+func newTestCA(t *testing.T, cn string) *testCA { return &testCA{testenv.NewCA(t, cn)} }
 
 // intermediate issues a CA certificate signed by ca.
 func (ca *testCA) intermediate(t *testing.T, cn string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(200 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &testCA{ca.Intermediate(t, cn)}
 }
 
 // leaf issues a server certificate valid from notBefore to notAfter for
 // names (DNS names or IP addresses); the returned certificate carries the
 // chain ca … up to, not including, the root.
 func (ca *testCA) leaf(t *testing.T, notBefore, notAfter time.Time, names ...string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := [][]byte{der}
-	if ca.cert.Subject.String() != ca.cert.Issuer.String() { // an intermediate: send it along
-		chain = append(chain, ca.cert.Raw)
-	}
-	return tls.Certificate{Certificate: chain, PrivateKey: key}
+	return ca.Leaf(t, notBefore, notAfter, names...)
 }
 
 // writeCA writes the CA's PEM into a temp file for ca_file.
-func (ca *testCA) writeCA(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p, ca.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func (ca *testCA) writeCA(t *testing.T) string { return ca.WriteFile(t) }
 
 // startTLS starts an HTTPS test server with cert and cfg's version limits.
 func startTLS(t *testing.T, cert tls.Certificate, minV, maxV uint16, h http.Handler) *httptest.Server {
@@ -146,13 +57,7 @@ func startTLS(t *testing.T, cert tls.Certificate, minV, maxV uint16, h http.Hand
 // refusedAddr returns a loopback address where nothing listens.
 func refusedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testenv.Addr(testenv.FreePort(t))
 }
 
 // silentListener accepts connections and never writes a byte.
@@ -390,30 +295,34 @@ func TestTLSProbeErrors(t *testing.T) {
 			t.Fatalf("err = %v, want connection refused", err)
 		}
 	})
-	t.Run("no handshake answer", func(t *testing.T) {
-		addr := silentListener(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := probeTLS(ctx, Env{}, tlsSpec(addr, nil))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want deadline exceeded", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("returned after %v", d)
-		}
-	})
-	t.Run("spec timeout", func(t *testing.T) {
-		addr := silentListener(t)
-		start := time.Now()
-		_, err := probeTLS(context.Background(), Env{}, tlsSpec(addr, func(s *TLSSpec) { s.Timeout = 300 * time.Millisecond }))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want deadline exceeded", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("returned after %v", d)
-		}
-	})
+	// A server that never answers the handshake: the caller's deadline or
+	// the spec's timeout ends the probe.
+	for _, tc := range []struct {
+		name       string
+		ctxTimeout time.Duration // 0: none
+		mod        func(*TLSSpec)
+	}{
+		{"no handshake answer", 300 * time.Millisecond, nil},
+		{"spec timeout", 0, func(s *TLSSpec) { s.Timeout = 300 * time.Millisecond }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := silentListener(t)
+			ctx := context.Background()
+			if tc.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err := probeTLS(ctx, Env{}, tlsSpec(addr, tc.mod))
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want deadline exceeded", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("returned after %v", d)
+			}
+		})
+	}
 	t.Run("missing ca_file", func(t *testing.T) {
 		_, err := probeTLS(context.Background(), Env{}, tlsSpec("127.0.0.1:1", func(s *TLSSpec) { s.CAFile = filepath.Join(t.TempDir(), "nope.pem") }))
 		if err == nil || !strings.Contains(err.Error(), "ca_file") {

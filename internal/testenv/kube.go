@@ -603,6 +603,41 @@ func (k *Kube) ApplyYAML(t testing.TB, ns, manifest string) []*unstructured.Unst
 	return out
 }
 
+// DeploymentYAML is the manifest of a Deployment name of replicas pods
+// labelled app=name, each one container "app" running image, for
+// ApplyYAML (kwok runs its pods).
+func DeploymentYAML(name string, replicas int, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s}
+spec:
+  replicas: %[2]d
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      containers:
+      - name: app
+        image: %[3]s
+`, name, replicas, image)
+}
+
+// WaitRolledOut waits up to a minute until deployment ns/name has rolled
+// out: its controller has seen the current generation, and replicas pods
+// are updated and available.
+func (k *Kube) WaitRolledOut(t testing.TB, ns, name string, replicas int32) {
+	t.Helper()
+	k.Wait(t, 60*time.Second, "deployment "+ns+"/"+name+" rolled out", func(ctx context.Context) (bool, error) {
+		d, err := k.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == replicas && d.Status.AvailableReplicas == replicas, nil
+	})
+}
+
 // Wait polls cond every 200ms until it returns true, and fails the test
 // with the last error (and what) after timeout.
 func (k *Kube) Wait(t testing.TB, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -81,22 +80,7 @@ func TestKubeControlPlane(t *testing.T) {
 	t.Run("rollout", func(t *testing.T) {
 		const ns = "testenv-rollout"
 		k.ApplyNamespace(t, ns, map[string]string{"team": "prf"})
-		objs := k.ApplyYAML(t, ns, `
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/web:1.0
+		objs := k.ApplyYAML(t, ns, DeploymentYAML("web", 3, "registry.example/web:1.0")+`
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -113,15 +97,7 @@ data:
 				t.Logf("state of %s:\n%s\ncontrol plane logs:\n%s", ns, k.Describe(ns), k.Logs())
 			}
 		})
-		var d *appsv1.Deployment
-		k.Wait(t, 60*time.Second, "deployment web rolled out", func(ctx context.Context) (bool, error) {
-			var err error
-			d, err = k.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == 3 && d.Status.AvailableReplicas == 3, nil
-		})
+		k.WaitRolledOut(t, ns, "web", 3)
 		pods, err := k.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil || len(pods.Items) != 3 {
 			t.Fatalf("pods: %v (%d)", err, len(pods.Items))

@@ -2,16 +2,11 @@ package testenv
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
+	"errors"
 	"fmt"
-	"math/big"
-	"net"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -40,6 +35,16 @@ type PostgresOptions struct {
 	// Archive turns on WAL archiving (archive_mode=on) with an
 	// archive_command that copies each segment into Postgres.ArchiveDir.
 	Archive bool
+	// RequireSSL replaces pg_hba.conf with rules that accept TCP clients
+	// only over TLS (hostssl) and reject the rest (hostnossl … reject); it
+	// needs SSL. The rules allow no replication connections.
+	RequireSSL bool
+	// Checksums initializes the cluster with data checksums
+	// (initdb --data-checksums; StartPostgres only).
+	Checksums bool
+	// Preload names libraries for shared_preload_libraries (e.g.
+	// "pgaudit"); each must be installed in the server's lib directory.
+	Preload []string
 	// Config holds extra server settings as "name=value", passed as -c.
 	// Settings given so outrank ALTER SYSTEM: a test that changes one
 	// later (pg_reload_conf) must not set it here.
@@ -59,9 +64,10 @@ type Postgres struct {
 	SocketDir  string
 	ArchiveDir string // where archived WAL segments land; "" without Archive
 
-	base   string // owns everything above; removed when the test ends
-	osUser string // the OS user the server runs as ("" when not root)
-	bin    string // directory of initdb, postgres, pg_basebackup
+	base   string   // owns everything above; removed when the test ends
+	osUser string   // the OS user the server runs as ("" when not root)
+	bin    string   // directory of initdb, postgres, pg_basebackup
+	argv   []string // the server's command line, for Restart
 }
 
 // StartPostgres initializes a fresh cluster in a temporary directory and
@@ -74,8 +80,12 @@ func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	p := newPostgres(t, filepath.Dir(initdb), opts.Password)
 	pwfile := filepath.Join(p.base, "pwfile")
 	p.writeFile(t, pwfile, []byte(p.Password+"\n"), 0o600)
-	out, err := p.command(initdb, "--no-sync", "-D", p.DataDir, "-U", p.User,
-		"-A", "scram-sha-256", "--pwfile="+pwfile, "-E", "UTF8", "--locale=C").CombinedOutput()
+	args := []string{initdb, "--no-sync", "-D", p.DataDir, "-U", p.User,
+		"-A", "scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--locale=C"}
+	if opts.Checksums {
+		args = append(args, "--data-checksums")
+	}
+	out, err := p.command(args...).CombinedOutput()
 	_ = os.Remove(pwfile)
 	if err != nil {
 		t.Fatalf("testenv: initdb: %v\n%s", err, out)
@@ -150,16 +160,58 @@ func (p *Postgres) start(t testing.TB, opts PostgresOptions) {
 		p.SSL, p.CAFile = true, cert
 		argv = append(argv, "-c", "ssl=on", "-c", "ssl_cert_file="+cert, "-c", "ssl_key_file="+key)
 	}
+	if opts.RequireSSL {
+		if !opts.SSL {
+			t.Fatal("testenv: PostgresOptions.RequireSSL needs SSL")
+		}
+		hba := "local all all scram-sha-256\n" +
+			"hostssl all all 127.0.0.1/32 scram-sha-256\n" +
+			"hostnossl all all all reject\n"
+		p.writeFile(t, filepath.Join(p.DataDir, "pg_hba.conf"), []byte(hba), 0o600)
+	}
 	if opts.Archive {
 		p.ArchiveDir = filepath.Join(p.base, "archive")
 		p.mkdir(t, p.ArchiveDir)
 		argv = append(argv, "-c", "archive_mode=on",
 			"-c", fmt.Sprintf("archive_command=cp %%p %s/%%f", p.ArchiveDir))
 	}
+	if len(opts.Preload) > 0 {
+		for _, lib := range opts.Preload {
+			Require(t, lib+".so", postgresInstall+" postgresql-15-"+lib, filepath.Join(filepath.Dir(p.bin), "lib"))
+		}
+		argv = append(argv, "-c", "shared_preload_libraries="+strings.Join(opts.Preload, ","))
+	}
 	for _, c := range opts.Config {
 		argv = append(argv, "-c", c)
 	}
-	p.Process = Start(t, "postgres", argv, Options{Dir: p.base, User: p.osUser})
+	p.argv = argv
+	p.launch(t)
+}
+
+// Restart stops the server, if it runs, and starts it again on the same
+// data directory, port and settings, waiting until it accepts connections.
+// The server shuts down once its clients have disconnected: close them
+// first.
+func (p *Postgres) Restart(t testing.TB) {
+	t.Helper()
+	p.Stop()
+	// Stop may return before the postmaster has finished: wait for it to
+	// remove its lock file.
+	pid := filepath.Join(p.DataDir, "postmaster.pid")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(pid); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: postgres still running 30s after it was stopped; its log:\n%s", p.Log())
+		}
+	}
+	p.launch(t)
+}
+
+func (p *Postgres) launch(t testing.TB) {
+	t.Helper()
+	p.Process = Start(t, "postgres", p.argv, Options{Dir: p.base, User: p.osUser})
 	dsn := p.DSN("postgres")
 	p.WaitReady(t, 30*time.Second, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, dsn)
@@ -285,42 +337,13 @@ func (p *Postgres) chown(t testing.TB, name string) {
 	}
 }
 
-// writeCert writes a self-signed P-256 certificate for localhost and
-// 127.0.0.1 and its key (0600, owned by the server's user).
+// writeCert writes a self-signed certificate for localhost and 127.0.0.1
+// and its key (0600), both owned by the server's user.
 func (p *Postgres) writeCert(t testing.TB) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	certFile = filepath.Join(p.base, "server.crt")
-	keyFile = filepath.Join(p.base, "server.key")
-	p.writeFile(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	p.writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	certFile, keyFile = WriteKeyPair(t, p.base, "server", SelfSigned(t, "localhost", now.Add(-time.Hour), now.Add(24*time.Hour)))
+	p.chown(t, certFile)
+	p.chown(t, keyFile)
 	return certFile, keyFile
 }

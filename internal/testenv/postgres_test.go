@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestStartPostgres(t *testing.T) {
@@ -43,4 +45,36 @@ func TestStartPostgres(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStartPostgresHardened(t *testing.T) {
+	pg := StartPostgres(t, PostgresOptions{
+		SSL: true, RequireSSL: true, Archive: true, Checksums: true,
+		Preload: []string{"pgaudit"}, Config: []string{"pgaudit.log=ddl"},
+	})
+	check := func(t *testing.T) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background()) // before Restart: the server waits for its clients
+		var checksums, preload, audit, archive string
+		if err := conn.QueryRow(ctx, "SELECT current_setting('data_checksums'), current_setting('shared_preload_libraries'), "+
+			"current_setting('pgaudit.log'), current_setting('archive_mode')").Scan(&checksums, &preload, &audit, &archive); err != nil {
+			t.Fatal(err)
+		}
+		if checksums != "on" || preload != "pgaudit" || audit != "ddl" || archive != "on" {
+			t.Errorf("data_checksums %q, shared_preload_libraries %q, pgaudit.log %q, archive_mode %q", checksums, preload, audit, archive)
+		}
+		if c, err := pgx.Connect(ctx, pg.DSN("postgres", "sslmode=disable")); err == nil {
+			_ = c.Close(ctx)
+			t.Error("a connection without TLS was accepted")
+		}
+	}
+	check(t)
+	pg.Restart(t)
+	check(t)
 }

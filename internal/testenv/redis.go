@@ -21,6 +21,11 @@ type RedisOptions struct {
 	// TLSCertFile and TLSKeyFile, when set, make the server speak TLS only
 	// (--port 0 --tls-port PORT), without client certificates.
 	TLSCertFile, TLSKeyFile string
+	// ReplicaOf, when set, is a primary's address (HOST:PORT): the server
+	// replicates it (--replicaof), authenticating with Password
+	// (--masterauth). StartRedis waits until the replica answers, not
+	// until it has synchronized.
+	ReplicaOf string
 }
 
 // Redis is a redis-server started for a test.
@@ -57,6 +62,16 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	)
 	if opts.Password != "" {
 		argv = append(argv, "--requirepass", opts.Password)
+	}
+	if opts.ReplicaOf != "" {
+		host, port, err := net.SplitHostPort(opts.ReplicaOf)
+		if err != nil {
+			t.Fatalf("testenv: ReplicaOf: %v", err)
+		}
+		argv = append(argv, "--replicaof", host, port)
+		if opts.Password != "" {
+			argv = append(argv, "--masterauth", opts.Password)
+		}
 	}
 	p := Start(t, "redis-server", argv, Options{Dir: dir})
 	r := &Redis{Process: p, Addr: Addr(port), Password: opts.Password, TLS: opts.TLSCertFile != ""}
