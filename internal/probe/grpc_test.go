@@ -132,11 +132,11 @@ func TestGRPCUnreachable(t *testing.T) {
 }
 
 func TestGRPCTLS(t *testing.T) {
-	ca := newTestCA(t, "PRF gRPC test CA")
-	cert := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "grpc.test.internal", "127.0.0.1")
+	ca := testenv.NewCA(t, "PRF gRPC test CA")
+	cert := ca.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "grpc.test.internal", "127.0.0.1")
 	hs := health.NewServer()
 	addr := startGRPC(t, hs, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
-	caFile := ca.writeCA(t)
+	caFile := ca.WriteFile(t)
 
 	t.Run("verified with ca_file", func(t *testing.T) {
 		spec := grpcSpec(addr, "")

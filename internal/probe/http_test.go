@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prfhq/prf/internal/testenv"
 )
 
 func httpSpec(url string, mod func(*HTTPSpec)) *HTTPSpec {
@@ -192,11 +194,11 @@ func TestHTTPHeadersAndFlatten(t *testing.T) {
 }
 
 func TestHTTPTLS(t *testing.T) {
-	root := newTestCA(t, "PRF Test Root")
-	caFile := root.writeCA(t)
+	root := testenv.NewCA(t, "PRF Test Root")
+	caFile := root.WriteFile(t)
 	now := time.Now()
-	good := root.leaf(t, now.Add(-time.Hour), now.Add(10*24*time.Hour+time.Hour), "127.0.0.1")
-	expired := root.leaf(t, now.Add(-10*24*time.Hour), now.Add(-36*time.Hour), "127.0.0.1")
+	good := root.Leaf(t, now.Add(-time.Hour), now.Add(10*24*time.Hour+time.Hour), "127.0.0.1")
+	expired := root.Leaf(t, now.Add(-10*24*time.Hour), now.Add(-36*time.Hour), "127.0.0.1")
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") })
 
 	t.Run("httptest TLS server", func(t *testing.T) {

@@ -227,11 +227,11 @@ func TestRedisProbe(t *testing.T) {
 
 func TestRedisProbeTLS(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "PRF Redis test CA")
-	leaf := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "localhost", "127.0.0.1")
+	ca := testenv.NewCA(t, "PRF Redis test CA")
+	leaf := ca.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "localhost", "127.0.0.1")
 	certFile, keyFile := testenv.WriteKeyPair(t, t.TempDir(), "redis", leaf)
 	srv := testenv.StartRedis(t, testenv.RedisOptions{Password: redisTestPassword, TLSCertFile: certFile, TLSKeyFile: keyFile})
-	caFile := ca.writeCA(t)
+	caFile := ca.WriteFile(t)
 
 	tests := []struct {
 		name    string

@@ -19,27 +19,6 @@ import (
 	"github.com/prfhq/prf/internal/testenv"
 )
 
-// testCA is testenv's test certificate authority under the names this
-// package's tests use.
-type testCA struct{ *testenv.CA }
-
-func newTestCA(t *testing.T, cn string) *testCA { return &testCA{testenv.NewCA(t, cn)} }
-
-// intermediate issues a CA certificate signed by ca.
-func (ca *testCA) intermediate(t *testing.T, cn string) *testCA {
-	return &testCA{ca.Intermediate(t, cn)}
-}
-
-// leaf issues a server certificate valid from notBefore to notAfter for
-// names (DNS names or IP addresses); the returned certificate carries the
-// chain ca … up to, not including, the root.
-func (ca *testCA) leaf(t *testing.T, notBefore, notAfter time.Time, names ...string) tls.Certificate {
-	return ca.Leaf(t, notBefore, notAfter, names...)
-}
-
-// writeCA writes the CA's PEM into a temp file for ca_file.
-func (ca *testCA) writeCA(t *testing.T) string { return ca.WriteFile(t) }
-
 // startTLS starts an HTTPS test server with cert and cfg's version limits.
 func startTLS(t *testing.T, cert tls.Certificate, minV, maxV uint16, h http.Handler) *httptest.Server {
 	t.Helper()
@@ -97,15 +76,15 @@ func tlsSpec(addr string, mod func(*TLSSpec)) *TLSSpec {
 }
 
 func TestTLSCertificates(t *testing.T) {
-	root := newTestCA(t, "PRF Test Root")
-	inter := root.intermediate(t, "PRF Test Intermediate")
-	caFile := root.writeCA(t)
+	root := testenv.NewCA(t, "PRF Test Root")
+	inter := root.Intermediate(t, "PRF Test Intermediate")
+	caFile := root.WriteFile(t)
 	now := time.Now()
-	valid := root.leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour+time.Hour), "prf.test", "127.0.0.1")
-	viaInter := inter.leaf(t, now.Add(-time.Hour), now.Add(30*24*time.Hour+time.Hour), "prf.test")
-	expired := root.leaf(t, now.Add(-30*24*time.Hour), now.Add(-36*time.Hour), "prf.test")
-	other := newTestCA(t, "Someone Else")
-	untrusted := other.leaf(t, now.Add(-time.Hour), now.Add(24*time.Hour+time.Hour), "prf.test")
+	valid := root.Leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour+time.Hour), "prf.test", "127.0.0.1")
+	viaInter := inter.Leaf(t, now.Add(-time.Hour), now.Add(30*24*time.Hour+time.Hour), "prf.test")
+	expired := root.Leaf(t, now.Add(-30*24*time.Hour), now.Add(-36*time.Hour), "prf.test")
+	other := testenv.NewCA(t, "Someone Else")
+	untrusted := other.Leaf(t, now.Add(-time.Hour), now.Add(24*time.Hour+time.Hour), "prf.test")
 
 	tests := []struct {
 		name       string
@@ -183,8 +162,8 @@ func TestTLSCertificates(t *testing.T) {
 }
 
 func TestTLSVersions(t *testing.T) {
-	root := newTestCA(t, "PRF Test Root")
-	cert := root.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "127.0.0.1")
+	root := testenv.NewCA(t, "PRF Test Root")
+	cert := root.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "127.0.0.1")
 	tests := []struct {
 		name       string
 		minV, maxV uint16
@@ -225,8 +204,8 @@ func TestTLSVersions(t *testing.T) {
 }
 
 func TestTLSHSTS(t *testing.T) {
-	root := newTestCA(t, "PRF Test Root")
-	cert := root.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "prf.test")
+	root := testenv.NewCA(t, "PRF Test Root")
+	cert := root.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "prf.test")
 	tests := []struct {
 		name    string
 		header  string
