@@ -255,13 +255,7 @@ type authRun struct {
 const authBodyLimit = 1 << 20
 
 func (a *authRun) do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
-	for k, v := range a.spec.Headers {
-		if strings.EqualFold(k, "host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
+	setHeaders(req, a.spec.Headers)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -459,14 +459,7 @@ func TestAuthProbe(t *testing.T) {
 
 func authNewSpec(t *testing.T) *AuthSpec {
 	t.Helper()
-	k, ok := Default().Lookup("auth")
-	if !ok {
-		t.Fatal("auth kind not registered")
-	}
-	s, ok := k.NewSpec().(*AuthSpec)
-	if !ok {
-		t.Fatalf("NewSpec returned %T", k.NewSpec())
-	}
+	_, s := registrySpec[*AuthSpec](t, "auth")
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -67,6 +68,18 @@ func (o TLSOptions) HTTPClient(follow bool, maxRedirects int) (*http.Client, err
 		return nil
 	}
 	return c, nil
+}
+
+// setHeaders sets a probe's configured headers on req; "Host" sets the
+// request's host (Go ignores a Host header field).
+func setHeaders(req *http.Request, headers map[string]string) {
+	for k, v := range headers {
+		if strings.EqualFold(k, "host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
 }
 
 // checkAddress validates a required host:port setting.

@@ -303,11 +303,7 @@ func TestGPUSpecValidate(t *testing.T) {
 }
 
 func TestGPUFromRegistry(t *testing.T) {
-	k, ok := Default().Lookup("gpu")
-	if !ok {
-		t.Fatal("gpu kind not registered")
-	}
-	s := k.NewSpec().(*GPUSpec)
+	k, s := registrySpec[*GPUSpec](t, "gpu")
 	if len(s.Command) != 1 || s.Command[0] != "nvidia-smi" {
 		t.Fatalf("default command = %v", s.Command)
 	}

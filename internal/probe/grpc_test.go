@@ -201,11 +201,7 @@ func TestGRPCSpecValidate(t *testing.T) {
 }
 
 func TestGRPCFromRegistry(t *testing.T) {
-	k, ok := Default().Lookup("grpc")
-	if !ok {
-		t.Fatal("grpc kind not registered")
-	}
-	s := k.NewSpec().(*GRPCSpec)
+	k, s := registrySpec[*GRPCSpec](t, "grpc")
 	dec := yaml.NewDecoder(strings.NewReader("address: payments.internal:443\nservice: payments\ntls: true\nserver_name: payments.internal\nauthority: payments.internal\ntimeout: 3s\n"))
 	dec.KnownFields(true)
 	if err := dec.Decode(s); err != nil {

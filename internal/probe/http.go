@@ -156,13 +156,7 @@ func probeHTTP(ctx context.Context, env Env, s *HTTPSpec) (HTTPObservation, erro
 	if err != nil {
 		return obs, fmt.Errorf("%s %s: %w", method, target, unwrapURLError(err))
 	}
-	for k, v := range s.Headers {
-		if http.CanonicalHeaderKey(k) == "Host" {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
+	setHeaders(req, s.Headers)
 
 	var (
 		mu        sync.Mutex

@@ -160,11 +160,7 @@ func TestHTTPResponses(t *testing.T) {
 func TestHTTPHeadersAndFlatten(t *testing.T) {
 	srv := httptest.NewServer(testMux())
 	t.Cleanup(srv.Close)
-	k, ok := Default().Lookup("http")
-	if !ok {
-		t.Fatal("http kind not registered")
-	}
-	spec := k.NewSpec().(*HTTPSpec)
+	k, spec := registrySpec[*HTTPSpec](t, "http")
 	if spec.Method != "GET" || spec.MaxRedirects != 10 || spec.MaxBodyBytes != 1<<20 || spec.FollowRedirects {
 		t.Fatalf("defaults = %+v", spec)
 	}

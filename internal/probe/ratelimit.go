@@ -213,13 +213,7 @@ func rlOne(ctx context.Context, client *http.Client, s *RateLimitSpec) (*http.Re
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range s.Headers {
-		if strings.EqualFold(k, "host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
+	setHeaders(req, s.Headers)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err

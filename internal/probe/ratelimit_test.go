@@ -59,14 +59,7 @@ func (b *rlBucket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func rlNewSpec(t *testing.T) *RateLimitSpec {
 	t.Helper()
-	k, ok := Default().Lookup("ratelimit")
-	if !ok {
-		t.Fatal("ratelimit kind not registered")
-	}
-	s, ok := k.NewSpec().(*RateLimitSpec)
-	if !ok {
-		t.Fatalf("NewSpec returned %T", k.NewSpec())
-	}
+	_, s := registrySpec[*RateLimitSpec](t, "ratelimit")
 	return s
 }
 

@@ -489,11 +489,7 @@ func TestS3SeaweedFS(t *testing.T) {
 }
 
 func TestS3FromRegistry(t *testing.T) {
-	k, ok := Default().Lookup("s3")
-	if !ok {
-		t.Fatal("s3 kind not registered")
-	}
-	s := k.NewSpec().(*S3Spec)
+	k, s := registrySpec[*S3Spec](t, "s3")
 	doc := `
 endpoint: https://minio.internal:9000
 path_style: false

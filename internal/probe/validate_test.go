@@ -39,3 +39,19 @@ func checkValidateMsg(t *testing.T, err error, want string) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 }
+
+// registrySpec looks a kind up in the default registry and returns it with
+// a new spec of type S (a pointer, e.g. *HTTPSpec), its defaults applied;
+// it fails the test if the kind is missing or its spec has another type.
+func registrySpec[S Spec](t *testing.T, name string) (Kind, S) {
+	t.Helper()
+	k, ok := Default().Lookup(name)
+	if !ok {
+		t.Fatalf("%s kind not registered", name)
+	}
+	s, ok := k.NewSpec().(S)
+	if !ok {
+		t.Fatalf("%s: NewSpec returned %T", name, k.NewSpec())
+	}
+	return k, s
+}

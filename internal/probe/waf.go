@@ -345,13 +345,7 @@ func wafRequest(ctx context.Context, s *WAFSpec, base *url.URL, p wafPayload) (*
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range s.Headers {
-		if strings.EqualFold(k, "host") {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
+	setHeaders(req, s.Headers)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

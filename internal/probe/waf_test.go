@@ -116,14 +116,7 @@ func wafAll(string) bool { return true }
 
 func wafNewSpec(t *testing.T) *WAFSpec {
 	t.Helper()
-	k, ok := Default().Lookup("waf")
-	if !ok {
-		t.Fatal("waf kind not registered")
-	}
-	s, ok := k.NewSpec().(*WAFSpec)
-	if !ok {
-		t.Fatalf("NewSpec returned %T", k.NewSpec())
-	}
+	_, s := registrySpec[*WAFSpec](t, "waf")
 	return s
 }
 
