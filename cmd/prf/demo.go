@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,7 +50,8 @@ Prometheus, S3, ...) is skipped as "not configured" and counted; manual
 checkpoints stay pending until attested, so the verdict is NOT READY. Exit
 status 0 means the run completed, whatever its verdict.
 
-'prf demo checklist' prints the smaller hand-written demo checklist.
+'prf demo checklist' prints the same checklist for a reference system that
+'prf demo target' runs, to run with 'prf check -f'.
 
 Faults make one part misbehave, to watch PRF catch it:
 ` + faultHelp(),
@@ -118,7 +117,7 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 		}
 	}
 	cfg := t.CatalogConfig(caFile, svc)
-	src := demoCatalogChecklist(cfg)
+	src := demo.Checklist(cfg)
 	clFile := filepath.Join(dir, "prf.yaml")
 	if err := os.WriteFile(clFile, src, 0o644); err != nil {
 		return err
@@ -200,37 +199,33 @@ Faults:
 func newDemoChecklistCmd(d *deps) *cobra.Command {
 	var target, ca string
 	cmd := &cobra.Command{
-		Use:     "checklist",
-		Short:   "Print the demo checklist for a running reference system",
-		Example: `  prf demo checklist --target https://127.0.0.1:8443 --ca ca.pem > prf.yaml`,
-		Args:    cobra.NoArgs,
+		Use:   "checklist",
+		Short: "Print the demo checklist (the catalogue configured for a running reference system)",
+		Long: `Print the checklist prf demo runs: the built-in catalogue (include: [catalog])
+with its variables set for the reference system at --target, whose CA
+certificate is in --ca (prf demo target --ca-out). Secrets are references to
+environment variables, set them before prf check:
+
+  ` + demo.PasswordEnv + `   the demo login's password (prf demo target's; default "` + demo.DefaultPassword + `")
+
+What the reference system lacks is reported "not configured". The checklist
+prf demo itself writes (--keep) may also name ` + demo.APITokenEnv + ` (a bearer token
+of the demo user, from POST /auth/login), ` + demo.RedisPasswordEnv + ` and
+` + demo.DatabaseDSNEnv + ` (the services it started).`,
+		Example: `  prf demo target --listen 127.0.0.1:8443 --ca-out ca.pem &
+  prf demo checklist --target https://127.0.0.1:8443 --ca ca.pem > prf.yaml
+  ` + demo.PasswordEnv + `=` + demo.DefaultPassword + ` prf check -f prf.yaml`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			src, err := demo.Checklist(demo.ChecklistOptions{Target: target, CAFile: ca})
+			cfg, err := demo.NewCatalogConfig(target, ca)
 			if err != nil {
 				return usageError{err}
 			}
-			_, err = d.Out.Write(src)
+			_, err = d.Out.Write(demo.Checklist(cfg))
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "https://127.0.0.1:8443", "base URL of the reference system")
 	cmd.Flags().StringVar(&ca, "ca", "", "PEM file of its CA")
 	return cmd
-}
-
-// demoCatalogChecklist is the demo's prf.yaml: the catalogue with the
-// reference system's variables, and its secrets as environment references
-// (the demo hands their values to the run directly).
-func demoCatalogChecklist(cfg demo.CatalogConfig) []byte {
-	var b strings.Builder
-	b.WriteString("# The built-in catalogue, configured for prf demo's reference system.\n")
-	b.WriteString("version: 1\nname: prf-demo\ninclude: [catalog]\nvars:\n")
-	for _, k := range slices.Sorted(maps.Keys(cfg.Vars)) {
-		fmt.Fprintf(&b, "  %s: %s\n", k, yamlString(cfg.Vars[k]))
-	}
-	b.WriteString("secrets:\n")
-	for _, k := range slices.Sorted(maps.Keys(cfg.Secrets)) {
-		fmt.Fprintf(&b, "  %s: env:PRF_DEMO_%s\n", k, strings.ToUpper(k))
-	}
-	return []byte(b.String())
 }

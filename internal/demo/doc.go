@@ -35,6 +35,11 @@
 // no rate limit, no WAF, a slow or unloaded model, an unsynced chain, an
 // expired certificate, or TLS 1.0 and 1.1 accepted.
 //
+// The demo's checklist is PRF's built-in catalogue configured for the target:
+// [Target.CatalogConfig] (or [NewCatalogConfig], for a target at a URL) sets
+// the catalogue's variables, and [Checklist] renders them as a prf.yaml whose
+// secrets are environment references ([SecretEnv]).
+//
 // The demo login (by default "demo" / "demo-password") is a demonstration
 // credential for a server that listens on loopback only; it protects nothing.
 package demo
