@@ -3,15 +3,17 @@ package checklist
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/prfhq/prf/internal/yamlx"
 )
 
 // Source is one checklist document held in memory.
@@ -63,32 +65,34 @@ type doc struct {
 // holds the names being included, to report cycles.
 func (l *loader) parseDoc(src Source, stack []string) *doc {
 	file := src.Name
-	var root yaml.Node
-	if err := yaml.Unmarshal(src.Data, &root); err != nil {
-		line, msg := yamlErrorLine(err)
-		l.errs.add(&Error{File: file, Line: line, Col: 1, Msg: msg})
-		return nil
-	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		l.errs.add(&Error{File: file, Line: 1, Col: 1, Msg: "empty checklist"})
+	root, err := yamlx.Parse(file, src.Data)
+	if err != nil {
+		if errors.Is(err, yamlx.ErrEmpty) {
+			l.errs.Add(&Error{File: file, Line: 1, Col: 1, Msg: "empty checklist"})
+			return nil
+		}
+		var es Errors
+		if errors.As(err, &es) {
+			*l.errs = append(*l.errs, es...)
+		}
 		return nil
 	}
 	c := &Checklist{File: file}
 	before := len(*l.errs)
-	d := &decoder{errs: l.errs, file: file}
-	d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	d := &yamlx.Decoder{Errs: l.errs, File: file}
+	d.Decode(root, c, "")
 	if len(*l.errs) > before && c.Pos == nil {
 		return nil
 	}
 	c.Decls = decls(root.Content[0])
 	errAt := func(p Pos, field, format string, args ...any) {
-		l.errs.add(&Error{File: file, Line: p.Line, Col: p.Col, Field: field, Msg: fmt.Sprintf(format, args...)})
+		l.errs.Add(&Error{File: file, Line: p.Line, Col: p.Col, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if c.Version != Version {
-		errAt(c.Pos.at("version"), "version", "unsupported version %d (this prf reads version %d)", c.Version, Version)
+		errAt(c.Pos.At("version"), "version", "unsupported version %d (this prf reads version %d)", c.Version, Version)
 	}
 	if strings.TrimSpace(c.Name) == "" {
-		errAt(c.Pos.at("name"), "name", "is required")
+		errAt(c.Pos.At("name"), "name", "is required")
 	}
 	for _, cp := range c.Checkpoints {
 		if cp != nil {
@@ -107,7 +111,7 @@ func (l *loader) parseDoc(src Source, stack []string) *doc {
 	}
 	out := &doc{c: c, src: src}
 	for i, name := range c.Include {
-		p := c.Pos.at("include")
+		p := c.Pos.At("include")
 		field := fmt.Sprintf("include[%d]", i)
 		if len(stack) >= maxIncludeDepth {
 			errAt(p, field, "includes nested deeper than %d", maxIncludeDepth)
@@ -237,8 +241,8 @@ func (l *loader) assemble(root *doc) *Checklist {
 func (l *loader) mergeDecl(m, from map[string]string, ns, k, v string, c *Checklist) {
 	key := ns + "." + k
 	if prev, ok := m[k]; ok && prev != v {
-		p := c.Pos.at(ns)
-		l.errs.add(&Error{File: c.File, Line: p.Line, Col: p.Col, Field: key,
+		p := c.Pos.At(ns)
+		l.errs.Add(&Error{File: c.File, Line: p.Line, Col: p.Col, Field: key,
 			Msg: fmt.Sprintf("declared as %q here and as %q in %s", v, prev, from[key])})
 		return
 	}
@@ -249,11 +253,11 @@ func (l *loader) mergeDecl(m, from map[string]string, ns, k, v string, c *Checkl
 // entryErr reports a problem with a disable or override entry, at the
 // position of its key ("" for the entry itself), in the file it is in.
 func (l *loader) entryErr(file string, pos Positions, id, field, key, format string, args ...any) {
-	p := pos.at(key)
+	p := pos.At(key)
 	if key != "" {
 		field += "." + key
 	}
-	l.errs.add(&Error{File: file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
+	l.errs.Add(&Error{File: file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // applyOverrides applies the disable and override entries to the merged
@@ -336,7 +340,7 @@ func (l *loader) applyOverrides(ids map[string]*Checkpoint) {
 		}
 		if o.Expect != "" {
 			cp.Expect = o.Expect
-			cp.Pos["expect"] = o.Pos.at("expect")
+			cp.Pos["expect"] = o.Pos.At("expect")
 			cp.expectFile = o.file
 		}
 	}
@@ -349,12 +353,12 @@ func decls(n *yaml.Node) []Decl {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return out
 	}
-	for _, p := range pairs(n) {
+	for _, p := range yamlx.Pairs(n) {
 		ns := p[0].Value
 		if (ns != "vars" && ns != "secrets") || p[1].Kind != yaml.MappingNode {
 			continue
 		}
-		for _, kv := range pairs(p[1]) {
+		for _, kv := range yamlx.Pairs(p[1]) {
 			out = append(out, Decl{Key: ns + "." + kv[0].Value, Doc: commentText(kv[0].HeadComment)})
 		}
 	}

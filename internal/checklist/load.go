@@ -4,17 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/prfhq/prf/internal/expect"
 	"github.com/prfhq/prf/internal/probe"
+	"github.com/prfhq/prf/internal/yamlx"
 )
 
 // Options control loading.
@@ -51,25 +50,14 @@ func Parse(data []byte, file string, opts Options) (*Checklist, error) {
 	l := &loader{errs: &errs, file: file, opts: opts, exprs: expect.NewCompiler()}
 	root := l.parseDoc(Source{Name: file, Data: data}, nil)
 	if root == nil {
-		return nil, errs.err()
+		return nil, errs.Err()
 	}
 	l.c = l.assemble(root)
 	l.validate()
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return l.c, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlErrorLine(err error) (int, string) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n, m[2]
-	}
-	return 1, strings.TrimPrefix(msg, "yaml: ")
 }
 
 type loader struct {
@@ -81,7 +69,7 @@ type loader struct {
 }
 
 func (l *loader) errAt(p Pos, id, field, format string, args ...any) {
-	l.errs.add(&Error{File: l.file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
+	l.errs.Add(&Error{File: l.file, Line: p.Line, Col: p.Col, ID: id, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 var (
@@ -98,7 +86,7 @@ func (l *loader) validate() {
 		c.Secrets[k] = v
 	}
 	for _, k := range sortedKeys(c.Secrets) {
-		p := c.Pos.at("secrets")
+		p := c.Pos.At("secrets")
 		if !nameRE.MatchString(k) {
 			l.errAt(p, "", "secrets."+k, "invalid name (letters, digits, _)")
 		}
@@ -116,12 +104,12 @@ func (l *loader) validate() {
 		}
 	}
 	if len(c.Checkpoints) == 0 {
-		l.errAt(c.Pos.at("checkpoints"), "", "checkpoints", "at least one checkpoint is required")
+		l.errAt(c.Pos.At("checkpoints"), "", "checkpoints", "at least one checkpoint is required")
 	}
 	ids := map[string]*Checkpoint{}
 	for i, cp := range c.Checkpoints {
 		if cp == nil {
-			l.errAt(c.Pos.at("checkpoints"), "", fmt.Sprintf("checkpoints[%d]", i), "empty checkpoint")
+			l.errAt(c.Pos.At("checkpoints"), "", fmt.Sprintf("checkpoints[%d]", i), "empty checkpoint")
 			continue
 		}
 		if cp.ID == "" {
@@ -129,11 +117,11 @@ func (l *loader) validate() {
 		}
 		if prev, dup := ids[cp.ID]; dup {
 			l.file = cp.File
-			where := fmt.Sprintf("line %d", prev.Pos.at("id").Line)
+			where := fmt.Sprintf("line %d", prev.Pos.At("id").Line)
 			if prev.File != cp.File {
-				where = fmt.Sprintf("%s:%d; change an included checkpoint with override:", prev.File, prev.Pos.at("id").Line)
+				where = fmt.Sprintf("%s:%d; change an included checkpoint with override:", prev.File, prev.Pos.At("id").Line)
 			}
-			l.errAt(cp.Pos.at("id"), cp.ID, "id", "duplicate id (first at %s)", where)
+			l.errAt(cp.Pos.At("id"), cp.ID, "id", "duplicate id (first at %s)", where)
 			continue
 		}
 		ids[cp.ID] = cp
@@ -166,64 +154,57 @@ func retriesError(n int) string {
 	return ""
 }
 
-func (p Positions) at(key string) Pos {
-	if v, ok := p[key]; ok {
-		return v
-	}
-	return p[""]
-}
-
 func (l *loader) checkpoint(cp *Checkpoint) {
 	id := cp.ID
 	switch {
 	case id == "":
-		l.errAt(cp.Pos.at(""), "", "id", "is required")
+		l.errAt(cp.Pos.At(""), "", "id", "is required")
 	case !idRE.MatchString(id):
-		l.errAt(cp.Pos.at("id"), id, "id", "invalid id (letters, digits, - and _ in dot-separated parts)")
+		l.errAt(cp.Pos.At("id"), id, "id", "invalid id (letters, digits, - and _ in dot-separated parts)")
 	}
 	if strings.TrimSpace(cp.Title) == "" {
-		l.errAt(cp.Pos.at(""), id, "title", "is required")
+		l.errAt(cp.Pos.At(""), id, "title", "is required")
 	}
 	if cp.Domain == "" {
-		l.errAt(cp.Pos.at(""), id, "domain", "is required (one of %s)", strings.Join(Domains, ", "))
+		l.errAt(cp.Pos.At(""), id, "domain", "is required (one of %s)", strings.Join(Domains, ", "))
 	} else if !slices.Contains(Domains, cp.Domain) {
-		l.errAt(cp.Pos.at("domain"), id, "domain", "unknown domain %q (one of %s)", cp.Domain, strings.Join(Domains, ", "))
+		l.errAt(cp.Pos.At("domain"), id, "domain", "unknown domain %q (one of %s)", cp.Domain, strings.Join(Domains, ", "))
 	}
 	if strings.TrimSpace(cp.Owner) == "" {
-		l.errAt(cp.Pos.at(""), id, "owner", "is required (the role that owns it)")
+		l.errAt(cp.Pos.At(""), id, "owner", "is required (the role that owns it)")
 	}
 	if cp.Severity == "" {
 		cp.Severity = SeverityBlocking
 	} else if msg := oneOf("severity", cp.Severity, Severities); msg != "" {
-		l.errAt(cp.Pos.at("severity"), id, "severity", "%s", msg)
+		l.errAt(cp.Pos.At("severity"), id, "severity", "%s", msg)
 	}
 	if cp.Mode == "" {
 		cp.Mode = ModeEnforce
 	} else if msg := oneOf("mode", cp.Mode, Modes); msg != "" {
-		l.errAt(cp.Pos.at("mode"), id, "mode", "%s", msg)
+		l.errAt(cp.Pos.At("mode"), id, "mode", "%s", msg)
 	}
 	if msg := retriesError(cp.Retries); msg != "" {
-		l.errAt(cp.Pos.at("retries"), id, "retries", "%s", msg)
+		l.errAt(cp.Pos.At("retries"), id, "retries", "%s", msg)
 	}
 	if cp.Timeout == 0 {
 		cp.Timeout = DefaultTimeout
 	}
 	for i, ctl := range cp.Controls {
 		if fw, ref, ok := strings.Cut(ctl, ":"); !ok || fw == "" || ref == "" {
-			l.errAt(cp.Pos.at("controls"), id, fmt.Sprintf("controls[%d]", i), "control %q: want FRAMEWORK:REF, e.g. NIST-800-53:SC-8", ctl)
+			l.errAt(cp.Pos.At("controls"), id, fmt.Sprintf("controls[%d]", i), "control %q: want FRAMEWORK:REF, e.g. NIST-800-53:SC-8", ctl)
 		}
 	}
 	hasProbe := cp.ProbeNode.Kind != 0
 	hasManual := cp.ManualNode.Kind != 0 && !(cp.ManualNode.Kind == yaml.ScalarNode && cp.ManualNode.Value == "false")
 	switch {
 	case hasProbe && hasManual:
-		l.errAt(cp.Pos.at("manual"), id, "manual", "a checkpoint has either probe or manual, not both")
+		l.errAt(cp.Pos.At("manual"), id, "manual", "a checkpoint has either probe or manual, not both")
 	case !hasProbe && !hasManual:
-		l.errAt(cp.Pos.at(""), id, "probe", "a checkpoint needs a probe (with expect) or manual")
+		l.errAt(cp.Pos.At(""), id, "probe", "a checkpoint needs a probe (with expect) or manual")
 	case hasManual:
 		l.manual(cp)
 		if cp.Expect != "" {
-			l.errAt(cp.Pos.at("expect"), id, "expect", "a manual checkpoint has no expect")
+			l.errAt(cp.Pos.At("expect"), id, "expect", "a manual checkpoint has no expect")
 		}
 	default:
 		l.probe(cp)
@@ -238,10 +219,10 @@ func (l *loader) manual(cp *Checkpoint) {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
 		m.Evidence = n.Value
 	case n.Kind == yaml.MappingNode:
-		d := &decoder{errs: l.errs, file: l.file, id: cp.ID, prefix: "manual."}
-		d.decode(n, reflect.ValueOf(m).Elem(), "")
+		d := &yamlx.Decoder{Errs: l.errs, File: l.file, ID: cp.ID, Prefix: "manual."}
+		d.Decode(n, m, "")
 	default:
-		l.errAt(posOf(n), cp.ID, "manual", "want true, the evidence as text, or {evidence, instructions}")
+		l.errAt(yamlx.PosOf(n), cp.ID, "manual", "want true, the evidence as text, or {evidence, instructions}")
 		return
 	}
 	cp.Manual = m
@@ -250,12 +231,12 @@ func (l *loader) manual(cp *Checkpoint) {
 func (l *loader) probe(cp *Checkpoint) {
 	n := &cp.ProbeNode
 	if n.Kind != yaml.MappingNode {
-		l.errAt(posOf(n), cp.ID, "probe", "expected a mapping with kind and settings, got %s", kindName(n))
+		l.errAt(yamlx.PosOf(n), cp.ID, "probe", "expected a mapping with kind and settings, got %s", yamlx.KindName(n))
 		return
 	}
 	settings := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
 	var kindNode *yaml.Node
-	for _, p := range pairs(n) {
+	for _, p := range yamlx.Pairs(n) {
 		if p[0].Value == "kind" {
 			kindNode = p[1]
 			continue
@@ -263,12 +244,12 @@ func (l *loader) probe(cp *Checkpoint) {
 		settings.Content = append(settings.Content, p[0], p[1])
 	}
 	if kindNode == nil {
-		l.errAt(posOf(n), cp.ID, "probe.kind", "is required (one of %s)", strings.Join(l.opts.Registry.Names(), ", "))
+		l.errAt(yamlx.PosOf(n), cp.ID, "probe.kind", "is required (one of %s)", strings.Join(l.opts.Registry.Names(), ", "))
 		return
 	}
 	k, ok := l.opts.Registry.Lookup(kindNode.Value)
 	if !ok {
-		l.errAt(posOf(kindNode), cp.ID, "probe.kind", "unknown probe kind %q (one of %s)", kindNode.Value, strings.Join(l.opts.Registry.Names(), ", "))
+		l.errAt(yamlx.PosOf(kindNode), cp.ID, "probe.kind", "unknown probe kind %q (one of %s)", kindNode.Value, strings.Join(l.opts.Registry.Names(), ", "))
 		return
 	}
 	cp.Kind, cp.probeKind, cp.settings = k.Name, k, settings
@@ -282,7 +263,7 @@ func (l *loader) probe(cp *Checkpoint) {
 		return notConfigured(unset)(l.c.lookupRef(ref, func(name string) (string, error) { return "SECRET-" + name, nil }))
 	})
 	if strings.TrimSpace(cp.Expect) == "" {
-		l.errAt(cp.Pos.at(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
+		l.errAt(cp.Pos.At(""), cp.ID, "expect", "an automated checkpoint needs an expect expression")
 		return
 	}
 	file := l.file
@@ -300,7 +281,7 @@ func (l *loader) probe(cp *Checkpoint) {
 		return
 	}
 	for _, e := range errs {
-		l.errs.add(e)
+		l.errs.Add(e)
 	}
 	if len(errs) == 0 {
 		if err := spec.Validate(); err != nil {
@@ -308,7 +289,7 @@ func (l *loader) probe(cp *Checkpoint) {
 		}
 	}
 	if err != nil {
-		l.errs.add(&Error{File: file, Line: cp.Pos.at("expect").Line, Col: cp.Pos.at("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
+		l.errs.Add(&Error{File: file, Line: cp.Pos.At("expect").Line, Col: cp.Pos.At("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
 		return
 	}
 	prog, err := l.exprs.Compile(src, k.Fields())
@@ -316,12 +297,12 @@ func (l *loader) probe(cp *Checkpoint) {
 		var ces expect.CompileErrors
 		if errors.As(err, &ces) {
 			for _, ce := range ces {
-				l.errs.add(&Error{File: file, ID: cp.ID, Field: "expect", Msg: ce.Msg + fieldsHint(ce.Msg, k),
+				l.errs.Add(&Error{File: file, ID: cp.ID, Field: "expect", Msg: ce.Msg + fieldsHint(ce.Msg, k),
 					Line: exprPos(cp, ce).Line, Col: exprPos(cp, ce).Col})
 			}
 			return
 		}
-		l.errs.add(&Error{File: file, Line: cp.Pos.at("expect").Line, Col: cp.Pos.at("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
+		l.errs.Add(&Error{File: file, Line: cp.Pos.At("expect").Line, Col: cp.Pos.At("expect").Col, ID: cp.ID, Field: "expect", Msg: err.Error()})
 		return
 	}
 	cp.Program = prog
@@ -359,8 +340,8 @@ func fieldsHint(msg string, k probe.Kind) string {
 
 // exprPos maps a position inside the expression to the file.
 func exprPos(cp *Checkpoint, ce *expect.CompileError) Pos {
-	p := cp.Pos.at("expect")
-	switch p.style {
+	p := cp.Pos.At("expect")
+	switch p.Style() {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// Block scalar: the expression starts on the next line; its
 		// indentation is not recorded, so the column is approximate.
@@ -375,42 +356,18 @@ func exprPos(cp *Checkpoint, ce *expect.CompileError) Pos {
 func (l *loader) specError(cp *Checkpoint, err error) {
 	var fe *probe.FieldError
 	if errors.As(err, &fe) {
-		l.errAt(fieldPos(cp.settings, fe.Field), cp.ID, "probe."+fe.Field, "%s", fe.Msg)
+		l.errAt(yamlx.FieldPos(cp.settings, fe.Field), cp.ID, "probe."+fe.Field, "%s", fe.Msg)
 		return
 	}
-	l.errAt(posOf(cp.settings), cp.ID, "probe", "%v", err)
-}
-
-// fieldPos finds a dotted field's value in a mapping, falling back to the
-// deepest mapping found.
-func fieldPos(n *yaml.Node, field string) Pos {
-	p := posOf(n)
-	for _, part := range strings.Split(field, ".") {
-		part, _, _ = strings.Cut(part, "[")
-		if n == nil || n.Kind != yaml.MappingNode {
-			return p
-		}
-		var next *yaml.Node
-		for _, p := range pairs(n) {
-			if p[0].Value == part {
-				next = p[1]
-				break
-			}
-		}
-		if next == nil {
-			return p
-		}
-		n, p = next, posOf(next)
-	}
-	return p
+	l.errAt(yamlx.PosOf(cp.settings), cp.ID, "probe", "%v", err)
 }
 
 func (c *Checklist) decodeSpec(cp *Checkpoint, errs *Errors, lookup func(ref string) (string, error)) probe.Spec {
 	spec := cp.probeKind.NewSpec()
-	d := &decoder{errs: errs, file: cp.File, id: cp.ID, prefix: "probe.", interp: func(s string) (string, error) {
+	d := &yamlx.Decoder{Errs: errs, File: cp.File, ID: cp.ID, Prefix: "probe.", Interp: func(s string) (string, error) {
 		return interpolate(s, lookup)
 	}}
-	d.decode(cp.settings, reflect.ValueOf(spec).Elem(), "")
+	d.Decode(cp.settings, spec, "")
 	return spec
 }
 
@@ -495,7 +452,7 @@ func (c *Checklist) Spec(cp *Checkpoint, secrets Secrets) (probe.Spec, error) {
 			return v, nil
 		})
 	})
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if err := spec.Validate(); err != nil {
@@ -513,9 +470,9 @@ func (l *loader) dependencies(ids map[string]*Checkpoint) {
 		for i, dep := range cp.DependsOn {
 			switch {
 			case dep == cp.ID:
-				l.errAt(cp.Pos.at("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "a checkpoint cannot depend on itself")
+				l.errAt(cp.Pos.At("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "a checkpoint cannot depend on itself")
 			case ids[dep] == nil:
-				l.errAt(cp.Pos.at("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "unknown checkpoint %q", dep)
+				l.errAt(cp.Pos.At("depends_on"), cp.ID, fmt.Sprintf("depends_on[%d]", i), "unknown checkpoint %q", dep)
 			}
 		}
 	}
@@ -545,7 +502,7 @@ func (l *loader) dependencies(ids map[string]*Checkpoint) {
 				i := slices.Index(stack, dep)
 				cycle := append(append([]string{}, stack[i:]...), dep)
 				l.file = cp.File
-				l.errAt(cp.Pos.at("depends_on"), cp.ID, "depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
+				l.errAt(cp.Pos.At("depends_on"), cp.ID, "depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
 			}
 		}
 		stack = stack[:len(stack)-1]

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/prfhq/prf/internal/probe"
+	"github.com/prfhq/prf/internal/yamlx"
 )
 
 // Schema returns a JSON Schema (draft 2020-12) of the checklist format, for
@@ -59,9 +63,9 @@ func schemaOf(t reflect.Type) map[string]any {
 		t = t.Elem()
 	}
 	switch t {
-	case durationType:
+	case reflect.TypeFor[time.Duration]():
 		return map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
-	case nodeType:
+	case reflect.TypeFor[yaml.Node]():
 		return map[string]any{}
 	}
 	switch t.Kind() {
@@ -90,7 +94,7 @@ func schemaOf(t reflect.Type) map[string]any {
 func addProps(t reflect.Type, props map[string]any) {
 	// The same field walk as the decoder, so the schema names exactly the
 	// keys the loader accepts.
-	for name, idx := range structFields(t) {
+	for name, idx := range yamlx.StructFields(t) {
 		f := t.FieldByIndex(idx)
 		s := schemaOf(f.Type)
 		if doc := f.Tag.Get("doc"); doc != "" {
