@@ -133,6 +133,7 @@ Start here:
   prf catalog list|show|coverage browse the catalogue and its control mapping
   prf lint -f prf.yaml           check a checklist: every problem with file:line:col
   prf check -f prf.yaml          run it; exit 0 ready, 1 not ready, 2 bad input
+  prf loadtest --url URL --vus 50 --duration 30s   load test (or -f scenario.yaml)
   prf runs list                  history of runs
   prf schema > prf.schema.json   JSON Schema for editors`,
 		SilenceUsage:  true,
@@ -151,6 +152,7 @@ Start here:
 		newDemoCmd(d, g),
 		newInitCmd(d),
 		newCatalogCmd(d),
+		newLoadtestCmd(d, g),
 	)
 	return root
 }

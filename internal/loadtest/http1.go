@@ -1,0 +1,341 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// h1Conn is the lean HTTP/1.1 client: one keep-alive connection owned by
+// one VU, requests written from prebuilt bytes, responses parsed in place
+// from a bufio.Reader. Nothing is allocated per request once the buffers
+// have grown; nothing is shared between VUs, so there are no locks.
+type h1Conn struct {
+	addr    string
+	timeout time.Duration // dial timeout
+	conn    net.Conn
+	br      *bufio.Reader
+	reused  bool
+	// pub is the open connection, for the timeout sweeper and the final
+	// cut (SetDeadline is safe from another goroutine; conn is not).
+	pub atomic.Pointer[net.TCPConn]
+}
+
+// response is what a step saw; its buffers are reused across requests.
+type response struct {
+	status int
+	header []byte // raw header lines, kept only when a check or extract reads headers
+	body   []byte // kept only when a check or extract reads the body
+	recv   int64  // bytes read from the wire
+	sent   int64
+}
+
+var errMalformed = errors.New("malformed HTTP response")
+
+func (c *h1Conn) close() {
+	if c.conn != nil {
+		c.pub.Store(nil)
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// interrupt makes a read or write in flight fail now.
+func (c *h1Conn) interrupt() {
+	if tc := c.pub.Load(); tc != nil {
+		tc.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (c *h1Conn) dial() error {
+	conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	if tc, ok := conn.(*net.TCPConn); ok {
+		c.pub.Store(tc)
+	}
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(conn, 4096)
+	} else {
+		c.br.Reset(conn)
+	}
+	c.reused = false
+	return nil
+}
+
+// do sends req and reads the response into r. head marks a HEAD request
+// (no body follows). A request on a reused connection that the server had
+// closed is retried once on a new connection, as browsers and net/http do
+// for idempotent requests; requests with a body are retried only when no
+// byte of the response arrived.
+func (c *h1Conn) do(req []byte, head, keepHeader, keepBody bool, r *response) error {
+	r.status, r.recv, r.sent = 0, 0, 0
+	r.header, r.body = r.header[:0], r.body[:0]
+	for attempt := 0; ; attempt++ {
+		if c.conn == nil {
+			if err := c.dial(); err != nil {
+				return err
+			}
+		}
+		reused := c.reused
+		_, err := c.conn.Write(req)
+		if err == nil {
+			r.sent = int64(len(req))
+			err = c.read(head, keepHeader, keepBody, r)
+		}
+		if err == nil {
+			c.reused = true
+			return nil
+		}
+		c.close()
+		if reused && attempt == 0 && r.recv == 0 && retriable(err) {
+			continue
+		}
+		return err
+	}
+}
+
+func retriable(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)
+}
+
+func isConnReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && !ne.Timeout()
+}
+
+// line reads one CRLF-terminated line; long lines are an error.
+func (c *h1Conn) line(r *response) ([]byte, error) {
+	b, err := c.br.ReadSlice('\n')
+	r.recv += int64(len(b))
+	if err != nil {
+		if err == bufio.ErrBufferFull {
+			return nil, fmt.Errorf("%w: header line longer than 4 KiB", errMalformed)
+		}
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return bytes.TrimRight(b, "\r\n"), nil
+}
+
+func (c *h1Conn) read(head, keepHeader, keepBody bool, r *response) error {
+	var closeConn bool
+	for {
+		l, err := c.line(r)
+		if err != nil {
+			return err
+		}
+		// "HTTP/1.1 200 OK"
+		if len(l) < 12 || !bytes.HasPrefix(l, []byte("HTTP/1.")) || l[8] != ' ' {
+			return fmt.Errorf("%w: status line %q", errMalformed, truncate(l))
+		}
+		st, ok := atoi3(l[9:12])
+		if !ok {
+			return fmt.Errorf("%w: status line %q", errMalformed, truncate(l))
+		}
+		r.status = st
+		closeConn = l[7] == '0' // HTTP/1.0 closes unless keep-alive
+		if st >= 100 && st < 200 && st != 101 {
+			// An interim response: skip its headers and read the next.
+			for {
+				h, err := c.line(r)
+				if err != nil {
+					return err
+				}
+				if len(h) == 0 {
+					break
+				}
+			}
+			continue
+		}
+		break
+	}
+	contentLength := int64(-1)
+	chunked := false
+	for {
+		h, err := c.line(r)
+		if err != nil {
+			return err
+		}
+		if len(h) == 0 {
+			break
+		}
+		if keepHeader {
+			r.header = append(r.header, h...)
+			r.header = append(r.header, '\n')
+		}
+		name, value, ok := bytes.Cut(h, []byte(":"))
+		if !ok {
+			return fmt.Errorf("%w: header line %q", errMalformed, truncate(h))
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(value))
+			}
+			contentLength = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case asciiEqualFold(name, "connection"):
+			if asciiEqualFold(value, "close") {
+				closeConn = true
+			} else if asciiEqualFold(value, "keep-alive") {
+				closeConn = false
+			}
+		}
+	}
+	if head || r.status == 204 || r.status == 304 {
+		// no body
+	} else if chunked {
+		if err := c.chunks(keepBody, r); err != nil {
+			return err
+		}
+	} else if contentLength >= 0 {
+		if err := c.body(contentLength, keepBody, r); err != nil {
+			return err
+		}
+	} else {
+		// Delimited by close.
+		if err := c.body(-1, keepBody, r); err != nil {
+			return err
+		}
+		closeConn = true
+	}
+	if closeConn {
+		c.close()
+	}
+	return nil
+}
+
+// bodyLimit bounds what a step keeps of a body for checks and extract.
+const bodyLimit = 1 << 20
+
+func (c *h1Conn) body(n int64, keep bool, r *response) error {
+	if !keep {
+		if n < 0 {
+			m, err := io.Copy(io.Discard, c.br)
+			r.recv += m
+			return err
+		}
+		m, err := c.br.Discard(int(n))
+		r.recv += int64(m)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if n < 0 {
+		for {
+			b, err := c.br.ReadSlice('\n')
+			r.recv += int64(len(b))
+			if len(r.body)+len(b) <= bodyLimit {
+				r.body = append(r.body, b...)
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil && err != bufio.ErrBufferFull {
+				return err
+			}
+		}
+	}
+	for n > 0 {
+		b, err := c.br.Peek(int(min(n, int64(c.br.Size()))))
+		if len(b) == 0 && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if len(r.body)+len(b) <= bodyLimit {
+			r.body = append(r.body, b...)
+		}
+		c.br.Discard(len(b))
+		r.recv += int64(len(b))
+		n -= int64(len(b))
+	}
+	return nil
+}
+
+func (c *h1Conn) chunks(keep bool, r *response) error {
+	for {
+		l, err := c.line(r)
+		if err != nil {
+			return err
+		}
+		if i := bytes.IndexByte(l, ';'); i >= 0 {
+			l = l[:i]
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(l)), 16, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: chunk size %q", errMalformed, truncate(l))
+		}
+		if n == 0 {
+			// Trailers, then the final CRLF.
+			for {
+				t, err := c.line(r)
+				if err != nil {
+					return err
+				}
+				if len(t) == 0 {
+					return nil
+				}
+			}
+		}
+		if err := c.body(n, keep, r); err != nil {
+			return err
+		}
+		if l, err := c.line(r); err != nil || len(l) != 0 {
+			if err == nil {
+				err = fmt.Errorf("%w: no CRLF after chunk", errMalformed)
+			}
+			return err
+		}
+	}
+}
+
+func atoi3(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
