@@ -465,10 +465,15 @@ type activation struct {
 	bodyOK bool
 }
 
-func (a *activation) reset(r *response, dur time.Duration) {
+// reset readies the activation for a response; headersParsed says hmap
+// already holds the response's headers (net/http), else they are parsed
+// from the raw header lines on first use.
+func (a *activation) reset(r *response, dur time.Duration, headersParsed bool) {
 	a.r, a.dur = r, dur
-	clear(a.hmap)
-	a.hdone, a.jdone, a.json, a.jerr, a.bodyOK = false, false, nil, nil, false
+	if !headersParsed {
+		clear(a.hmap)
+	}
+	a.hdone, a.jdone, a.json, a.jerr, a.bodyOK = headersParsed, false, nil, nil, false
 }
 
 // ResolveName implements interpreter.Activation.

@@ -70,6 +70,9 @@ type engine struct {
 	claim   atomic.Int64 // open model: next local iteration index
 	sched   schedule
 	maxVUs  int64
+	// open model: iterations started and dropped, to account at the end
+	// for the scheduled ones no VU came back in time to claim.
+	started, droppedN atomic.Int64
 }
 
 // Run runs the scenario and returns its result (buckets with histograms)
@@ -127,6 +130,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 	go func() {
 		e.launch()
 		e.wg.Wait()
+		e.accountUnclaimed()
 		close(done)
 	}()
 	sweepDone := make(chan struct{})
@@ -215,6 +219,29 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return sortedStrings(out)
+}
+
+// accountUnclaimed counts as dropped the scheduled iterations of this
+// shard that no VU claimed because every VU was busy until the end. A test
+// cut short (aborted, interrupted, max_requests) leaves its unsent
+// schedule uncounted: those iterations were not due to be dropped.
+func (e *engine) accountUnclaimed() {
+	e.stopMu.Lock()
+	reason := e.reason
+	e.stopMu.Unlock()
+	if !e.open || reason != "" || (e.sc.MaxRequests > 0 && e.reqs.Load() >= e.share(e.sc.MaxRequests)) {
+		return
+	}
+	var scheduled int64
+	for m := int64(0); ; m++ {
+		if _, ok := e.sched.at(int64(e.opt.Shard) + int64(e.opt.Shards)*m); !ok {
+			break
+		}
+		scheduled++
+	}
+	if n := scheduled - e.started.Load() - e.droppedN.Load(); n > 0 {
+		e.rec.shards[0].dropped(n)
+	}
 }
 
 // plan lays the stages on the clock.
@@ -430,19 +457,21 @@ func (e *engine) openLoop(v *vu) {
 				e.spawn(e.openLoop)
 			} else if late > dropSlack {
 				dropped++
+				e.droppedN.Add(1)
 				if dropped >= 64 {
 					v.sh.dropped(dropped)
 					dropped = 0
 				}
 				continue
 			}
-		} else if !v.sleep(-late) {
+		} else if !v.sleepUntilCut(-late) {
 			return
 		}
 		intended := time.Time{}
 		if late > 0 {
 			intended = e.start.Add(at)
 		}
+		e.started.Add(1)
 		e.active.Add(1)
 		t0 := time.Now()
 		v.iteration(intended)
@@ -564,6 +593,27 @@ func (v *vu) close() {
 	}
 }
 
+// sleepUntilCut waits d unless the test is cut (aborted, interrupted, past
+// its graceful stop): an open-model VU keeps the iteration it claimed
+// before the end.
+func (v *vu) sleepUntilCut(d time.Duration) bool {
+	if d <= 0 {
+		return v.e.hard.Err() == nil
+	}
+	if v.timer == nil {
+		v.timer = time.NewTimer(d)
+	} else {
+		v.timer.Reset(d)
+	}
+	select {
+	case <-v.timer.C:
+		return v.e.hard.Err() == nil
+	case <-v.e.hard.Done():
+		v.timer.Stop()
+		return false
+	}
+}
+
 // sleep waits d or until the test stops; it reports whether to go on.
 func (v *vu) sleep(d time.Duration) bool {
 	if d <= 0 {
@@ -625,11 +675,7 @@ func (v *vu) iteration(intended time.Time) {
 		}
 		if len(cs.checks) > 0 || len(cs.extract) > 0 {
 			v.checkOK = v.checkOK[:0]
-			hmap := v.act.hmap
-			v.act.reset(&v.resp, dur)
-			if !cs.h1 {
-				v.act.hmap, v.act.hdone = hmap, true
-			}
+			v.act.reset(&v.resp, dur, !cs.h1)
 			for _, ch := range cs.checks {
 				ok := false
 				if err == nil {

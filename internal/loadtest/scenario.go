@@ -125,8 +125,12 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 	// Variables first, so ${vars.X} can be resolved while decoding the rest.
 	vars := map[string]string{}
 	secrets := map[string]string{}
-	if root.Kind == yaml.MappingNode {
-		for _, p := range yamlx.Pairs(root) {
+	top := root
+	if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
+		top = top.Content[0]
+	}
+	if top.Kind == yaml.MappingNode {
+		for _, p := range yamlx.Pairs(top) {
 			switch p[0].Value {
 			case "vars":
 				(&yamlx.Decoder{Errs: &errs, File: file}).Decode(p[1], &vars, "vars")
@@ -142,14 +146,28 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 		secrets[k] = v
 	}
 	sc := &Scenario{File: file}
-	d := &yamlx.Decoder{Errs: &errs, File: file, Interp: func(s string) (string, error) {
+	interp := func(s string) (string, error) {
 		return interpolate(s, func(ref string) (string, error) {
 			return lookupRef(ref, vars, secrets, opts.Secrets)
 		})
-	}}
+	}
+	d := &yamlx.Decoder{Errs: &errs, File: file, Interp: interp}
 	d.Decode(root, sc, "")
 	sc.Vars = vars
 	sc.Secrets = secrets
+	// A json body is decoded as free-form YAML: interpolate its strings.
+	for i, st := range sc.Steps {
+		if st == nil || st.JSON == nil {
+			continue
+		}
+		v, err := interpJSON(st.JSON, interp)
+		if err != nil {
+			p := st.Pos.At("json")
+			errs.Add(&yamlx.Error{File: file, Line: p.Line, Col: p.Col, Field: fmt.Sprintf("steps[%d].json", i), Msg: err.Error()})
+			continue
+		}
+		st.JSON = v
+	}
 	if len(errs) > 0 {
 		return nil, errs.Err()
 	}
@@ -157,6 +175,30 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 		return nil, sc.placeError(err)
 	}
 	return sc, nil
+}
+
+func interpJSON(v any, interp func(string) (string, error)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return interp(x)
+	case map[string]any:
+		for k, e := range x {
+			r, err := interpJSON(e, interp)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = r
+		}
+	case []any:
+		for i, e := range x {
+			r, err := interpJSON(e, interp)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = r
+		}
+	}
+	return v, nil
 }
 
 func lookupRef(ref string, vars, secrets map[string]string, resolve func(string) (string, error)) (string, error) {
