@@ -37,6 +37,7 @@ type loadtestOpts struct {
 	Out       string
 	Quiet     bool
 	NoStore   bool
+	Engine    string
 }
 
 func newLoadtestCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -105,6 +106,7 @@ usage, 130 interrupted (what was measured is printed and stored).`,
 	f.StringVar(&o.Out, "out", "", "also write the raw result (histograms per time bucket) to this file, for 'prf loadtest merge' and comparisons")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no live progress")
 	f.BoolVar(&o.NoStore, "no-store", false, "do not store the run in the database")
+	f.StringVar(&o.Engine, "engine", "", "closed-model engine: auto (an epoll event loop per core when every step is a static plain-HTTP request without checks, extract or think time; else a goroutine per VU), vu or loop")
 	cmd.AddCommand(newLoadtestMergeCmd(d))
 	return cmd
 }
@@ -203,7 +205,10 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 		prog = &ltProgress{w: d.ErrOut, tty: d.Terminal(d.ErrOut)}
 		fmt.Fprintf(d.ErrOut, "prf loadtest: %s, %s for %s%s\n", sc.Name, sc.Executor, sc.TotalDuration(), shardText(o.Shard))
 	}
-	opt := loadtest.Options{Shard: shard, Shards: shards}
+	if o.Engine == "auto" {
+		o.Engine = ""
+	}
+	opt := loadtest.Options{Shard: shard, Shards: shards, Engine: o.Engine}
 	if prog != nil {
 		opt.Progress = prog.update
 	}

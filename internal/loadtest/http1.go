@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -128,92 +127,69 @@ func (c *h1Conn) line(r *response) ([]byte, error) {
 	return bytes.TrimRight(b, "\r\n"), nil
 }
 
-func (c *h1Conn) read(head, keepHeader, keepBody bool, r *response) error {
-	var closeConn bool
+func (c *h1Conn) read(isHead, keepHeader, keepBody bool, r *response) error {
+	var h head
 	for {
 		l, err := c.line(r)
 		if err != nil {
 			return err
 		}
-		// "HTTP/1.1 200 OK"
-		if len(l) < 12 || !bytes.HasPrefix(l, []byte("HTTP/1.")) || l[8] != ' ' {
-			return fmt.Errorf("%w: status line %q", errMalformed, truncate(l))
-		}
-		st, ok := atoi3(l[9:12])
-		if !ok {
-			return fmt.Errorf("%w: status line %q", errMalformed, truncate(l))
-		}
-		r.status = st
-		closeConn = l[7] == '0' // HTTP/1.0 closes unless keep-alive
-		if st >= 100 && st < 200 && st != 101 {
-			// An interim response: skip its headers and read the next.
-			for {
-				h, err := c.line(r)
-				if err != nil {
-					return err
-				}
-				if len(h) == 0 {
-					break
-				}
-			}
-			continue
-		}
-		break
-	}
-	contentLength := int64(-1)
-	chunked := false
-	for {
-		h, err := c.line(r)
+		interim, err := h.statusLine(l)
 		if err != nil {
 			return err
 		}
-		if len(h) == 0 {
+		r.status = h.status
+		if !interim {
+			break
+		}
+		// An interim response: skip its headers and read the next.
+		for {
+			l, err := c.line(r)
+			if err != nil {
+				return err
+			}
+			if len(l) == 0 {
+				break
+			}
+		}
+	}
+	for {
+		l, err := c.line(r)
+		if err != nil {
+			return err
+		}
+		if len(l) == 0 {
 			break
 		}
 		if keepHeader {
-			r.header = append(r.header, h...)
+			r.header = append(r.header, l...)
 			r.header = append(r.header, '\n')
 		}
-		name, value, ok := bytes.Cut(h, []byte(":"))
-		if !ok {
-			return fmt.Errorf("%w: header line %q", errMalformed, truncate(h))
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case asciiEqualFold(name, "content-length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 {
-				return fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(value))
-			}
-			contentLength = n
-		case asciiEqualFold(name, "transfer-encoding"):
-			chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
-		case asciiEqualFold(name, "connection"):
-			if asciiEqualFold(value, "close") {
-				closeConn = true
-			} else if asciiEqualFold(value, "keep-alive") {
-				closeConn = false
-			}
+		if err := h.headerLine(l); err != nil {
+			return err
 		}
 	}
-	if head || r.status == 204 || r.status == 304 {
-		// no body
-	} else if chunked {
-		if err := c.chunks(keepBody, r); err != nil {
+	b := h.body(isHead, keepBody, &r.body)
+	for done := b.mode == bodyNone; !done; {
+		p, err := c.br.Peek(max(1, c.br.Buffered()))
+		if len(p) == 0 {
+			if err == io.EOF && b.eof() {
+				break
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return err
 		}
-	} else if contentLength >= 0 {
-		if err := c.body(contentLength, keepBody, r); err != nil {
-			return err
+		n, d, ferr := b.feed(p)
+		c.br.Discard(n)
+		r.recv += int64(n)
+		if ferr != nil {
+			return ferr
 		}
-	} else {
-		// Delimited by close.
-		if err := c.body(-1, keepBody, r); err != nil {
-			return err
-		}
-		closeConn = true
+		done = d
 	}
-	if closeConn {
+	if h.close {
 		c.close()
 	}
 	return nil
@@ -221,90 +197,6 @@ func (c *h1Conn) read(head, keepHeader, keepBody bool, r *response) error {
 
 // bodyLimit bounds what a step keeps of a body for checks and extract.
 const bodyLimit = 1 << 20
-
-func (c *h1Conn) body(n int64, keep bool, r *response) error {
-	if !keep {
-		if n < 0 {
-			m, err := io.Copy(io.Discard, c.br)
-			r.recv += m
-			return err
-		}
-		m, err := c.br.Discard(int(n))
-		r.recv += int64(m)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	if n < 0 {
-		for {
-			b, err := c.br.ReadSlice('\n')
-			r.recv += int64(len(b))
-			if len(r.body)+len(b) <= bodyLimit {
-				r.body = append(r.body, b...)
-			}
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil && err != bufio.ErrBufferFull {
-				return err
-			}
-		}
-	}
-	for n > 0 {
-		b, err := c.br.Peek(int(min(n, int64(c.br.Size()))))
-		if len(b) == 0 && err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if len(r.body)+len(b) <= bodyLimit {
-			r.body = append(r.body, b...)
-		}
-		c.br.Discard(len(b))
-		r.recv += int64(len(b))
-		n -= int64(len(b))
-	}
-	return nil
-}
-
-func (c *h1Conn) chunks(keep bool, r *response) error {
-	for {
-		l, err := c.line(r)
-		if err != nil {
-			return err
-		}
-		if i := bytes.IndexByte(l, ';'); i >= 0 {
-			l = l[:i]
-		}
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(l)), 16, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w: chunk size %q", errMalformed, truncate(l))
-		}
-		if n == 0 {
-			// Trailers, then the final CRLF.
-			for {
-				t, err := c.line(r)
-				if err != nil {
-					return err
-				}
-				if len(t) == 0 {
-					return nil
-				}
-			}
-		}
-		if err := c.body(n, keep, r); err != nil {
-			return err
-		}
-		if l, err := c.line(r); err != nil || len(l) != 0 {
-			if err == nil {
-				err = fmt.Errorf("%w: no CRLF after chunk", errMalformed)
-			}
-			return err
-		}
-	}
-}
 
 func atoi3(b []byte) (int, bool) {
 	n := 0

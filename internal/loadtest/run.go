@@ -27,7 +27,17 @@ type Options struct {
 	// BucketWidth is the time resolution of the timeline, the sliding
 	// windows and progress (default 1s, less for short tests).
 	BucketWidth time.Duration
+	// Engine picks how the closed model runs: "" (auto: the event loop
+	// when the scenario allows it, see eventloop_linux.go), EngineVU (a
+	// goroutine per VU) or EngineLoop (the event loop, or an error).
+	Engine string
 }
+
+// Engines of the closed model.
+const (
+	EngineVU   = "vu"
+	EngineLoop = "loop"
+)
 
 // Progress is the live state of a run.
 type Progress struct {
@@ -90,6 +100,15 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 		return nil, nil, sc.placeError(err)
 	}
 	e := &engine{sc: sc, c: c, opt: opt, total: sc.TotalDuration(), open: sc.Open(), stopCh: make(chan struct{})}
+	switch opt.Engine {
+	case "", EngineVU:
+	case EngineLoop:
+		if !e.eventLoopEligible() {
+			return nil, nil, fmt.Errorf("engine loop: runs only the closed model with static plain-HTTP steps to one host and no checks, extract or think time")
+		}
+	default:
+		return nil, nil, fmt.Errorf("engine %q: want %q or %q", opt.Engine, EngineVU, EngineLoop)
+	}
 	e.stages = e.plan()
 	if opt.BucketWidth <= 0 {
 		opt.BucketWidth = time.Second
@@ -337,7 +356,16 @@ func (e *engine) launch() {
 		}
 		return
 	}
-	// Closed model: a ramp goroutine keeps the VU count on target.
+	// Closed model: a ramp goroutine keeps the VU count on target; the
+	// event loop's workers follow the target themselves.
+	loop := e.eventLoopEligible()
+	if loop {
+		e.target.Store(e.share(e.vusAt(0)))
+		if err := e.runEventLoop(); err != nil {
+			e.stop("event loop: " + err.Error())
+			return
+		}
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -350,7 +378,7 @@ func (e *engine) launch() {
 			}
 			want := e.share(e.vusAt(t))
 			e.target.Store(want)
-			for e.alive.Load() < want {
+			for !loop && e.alive.Load() < want {
 				e.alive.Add(1)
 				e.spawn(e.closedLoop)
 			}

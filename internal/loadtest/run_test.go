@@ -229,6 +229,9 @@ func TestRunDropsWhatNoVUCanTake(t *testing.T) {
 // their latency counts from when they should have been sent, so the stall
 // shows in the percentiles instead of vanishing (coordinated omission).
 func TestRunOpenModelMeasuresFromIntendedTime(t *testing.T) {
+	if raceEnabled {
+		t.Skip("compares latencies over time: too slow under -race")
+	}
 	var stall sync.Mutex
 	tg := newTarget(t, func(tg *target, w http.ResponseWriter, _ *http.Request) {
 		if since := time.Since(tg.start); since > 300*time.Millisecond && since < 320*time.Millisecond {
@@ -346,6 +349,9 @@ thresholds:
 // A bad fifth of a second fails a windowed threshold that the whole
 // test's percentile averages away.
 func TestRunSlidingWindowCatchesABadMoment(t *testing.T) {
+	if raceEnabled {
+		t.Skip("compares latencies over time: too slow under -race")
+	}
 	tg := newTarget(t, func(tg *target, w http.ResponseWriter, _ *http.Request) {
 		if since := time.Since(tg.start); since > 800*time.Millisecond && since < 900*time.Millisecond {
 			time.Sleep(30 * time.Millisecond)
@@ -385,6 +391,9 @@ thresholds:
 }
 
 func TestRunPerStageThreshold(t *testing.T) {
+	if raceEnabled {
+		t.Skip("compares latencies over time: too slow under -race")
+	}
 	tg := newTarget(t, func(tg *target, w http.ResponseWriter, _ *http.Request) {
 		if time.Since(tg.start) > 450*time.Millisecond {
 			time.Sleep(25 * time.Millisecond)
