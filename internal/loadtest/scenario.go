@@ -488,10 +488,10 @@ func (sc *Scenario) Validate() error {
 				return fieldf("thresholds", "%s: empty threshold", metric)
 			}
 			if err := t.compile(); err != nil {
-				return fieldf("thresholds", "%s: %v", metric, err)
+				return fieldf("thresholds."+metric, "%v", err)
 			}
 			if err := t.expr.validFor(metricKind(metric)); err != nil {
-				return fieldf("thresholds", "%s: %v", metric, err)
+				return fieldf("thresholds."+metric, "%v", err)
 			}
 		}
 	}
