@@ -38,6 +38,7 @@ type loadtestOpts struct {
 	Quiet     bool
 	NoStore   bool
 	Engine    string
+	Threshold []string
 }
 
 func newLoadtestCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -103,9 +104,10 @@ usage, 130 interrupted (what was measured is printed and stored).`,
 	f.Float64Var(&o.LoadScale, "load-scale", 0, "multiply the load (VUs, stage targets, rates) by this factor")
 	f.StringVar(&o.Shard, "shard", "", "run shard i of N (i/N, 1-based): 1/N of the VUs or of the arrival schedule")
 	f.StringVarP(&o.Format, "output", "o", "text", "summary format: text or json")
-	f.StringVar(&o.Out, "out", "", "also write the raw result (histograms per time bucket) to this file, for 'prf loadtest merge' and comparisons")
+	f.StringVar(&o.Out, "out", "", "also write the raw result (histograms per time bucket) to this file, for 'prf loadtest merge' and comparisons; rewritten every 10 s while the test runs")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no live progress")
 	f.BoolVar(&o.NoStore, "no-store", false, "do not store the run in the database")
+	f.StringArrayVar(&o.Threshold, "threshold", nil, "add a threshold, METRIC:EXPR, e.g. 'http_req_duration:p(95)<200' or 'http_req_failed:rate<0.01' (repeatable; exit 1 when one fails)")
 	f.StringVar(&o.Engine, "engine", "", "closed-model engine: auto (an epoll event loop per core when every step is a static plain-HTTP request without checks, extract or think time; else a goroutine per VU), vu or loop")
 	cmd.AddCommand(newLoadtestMergeCmd(d))
 	return cmd
@@ -181,8 +183,18 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 		return err
 	}
 	sc.Scale(o.Scale, o.LoadScale)
+	for _, t := range o.Threshold {
+		metric, expr, ok := cutThreshold(t)
+		if !ok {
+			return usagef("--threshold %q: want METRIC:EXPR, e.g. http_req_duration:p(95)<200", t)
+		}
+		if sc.Thresholds == nil {
+			sc.Thresholds = map[string][]*loadtest.Threshold{}
+		}
+		sc.Thresholds[metric] = append(sc.Thresholds[metric], &loadtest.Threshold{Threshold: expr})
+	}
 	if err := sc.Validate(); err != nil {
-		return usageError{fmt.Errorf("after --scale/--load-scale: %w", err)}
+		return usageError{fmt.Errorf("after --scale, --load-scale and --threshold: %w", err)}
 	}
 	var st store.Store
 	var run *store.Run
@@ -209,6 +221,15 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 		o.Engine = ""
 	}
 	opt := loadtest.Options{Shard: shard, Shards: shards, Engine: o.Engine}
+	if o.Out != "" {
+		// A long test keeps its --out file current: a kill loses at most
+		// the last 10 s.
+		opt.Save = func(r *loadtest.Result) {
+			if err := r.WriteFile(o.Out); err != nil {
+				fmt.Fprintf(d.ErrOut, "prf loadtest: --out: %v\n", err)
+			}
+		}
+	}
 	if prog != nil {
 		opt.Progress = prog.update
 	}
@@ -254,6 +275,21 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 		return errNotReady
 	}
 	return nil
+}
+
+// cutThreshold splits METRIC:EXPR; the metric may hold a {step:NAME}
+// selector, whose colon is not the separator.
+func cutThreshold(s string) (metric, expr string, ok bool) {
+	from := 0
+	if i := strings.IndexByte(s, '}'); i >= 0 {
+		from = i
+	}
+	j := strings.IndexByte(s[from:], ':')
+	if j < 0 {
+		return "", "", false
+	}
+	metric, expr = strings.TrimSpace(s[:from+j]), strings.TrimSpace(s[from+j+1:])
+	return metric, expr, metric != "" && expr != ""
 }
 
 func shardText(s string) string {

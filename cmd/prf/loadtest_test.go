@@ -53,7 +53,16 @@ func TestLoadtestQuickModeJSON(t *testing.T) {
 			t.Errorf("%v: %d requests reported, server saw %d", args, got, n.Load())
 		}
 	}
-	if code, out, _ := prf(t, "runs", "list", "--db", db); code != 0 || strings.Count(out, "loadtest: quick") != 2 {
+	// A threshold on the command line decides the exit status.
+	code, out, errOut := prf(t, "loadtest", "--db", db, "-q", "--url", srv.URL+"/", "--vus", "2", "--duration", "200ms",
+		"--threshold", "http_req_failed:rate<0.01", "--threshold", "http_reqs:count<5")
+	if code != 1 || !strings.Contains(out, "✓ http_req_failed") || !strings.Contains(out, "✗ http_reqs") {
+		t.Errorf("--threshold: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := prf(t, "loadtest", "--no-store", "--url", srv.URL+"/", "--threshold", "p(95)<1"); code != 2 || !strings.Contains(errOut, "METRIC:EXPR") {
+		t.Errorf("--threshold without a metric: exit %d\n%s", code, errOut)
+	}
+	if code, out, _ := prf(t, "runs", "list", "--db", db); code != 0 || strings.Count(out, "loadtest: quick") != 3 {
 		t.Errorf("runs list: exit %d\n%s", code, out)
 	}
 }

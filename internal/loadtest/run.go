@@ -27,6 +27,11 @@ type Options struct {
 	// BucketWidth is the time resolution of the timeline, the sliding
 	// windows and progress (default 1s, less for short tests).
 	BucketWidth time.Duration
+	// Save, when set, is called with the result so far every SaveEvery of
+	// test time (default 10s), from the collector goroutine, so that a
+	// crash or a kill loses at most that much of a long test.
+	Save      func(*Result)
+	SaveEvery time.Duration
 	// Engine picks how the closed model runs: "" (auto: the event loop
 	// when the scenario allows it, see eventloop_linux.go), EngineVU (a
 	// goroutine per VU) or EngineLoop (the event loop, or an error).
@@ -156,8 +161,12 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 	go e.sweep(sweepDone)
 	defer close(sweepDone)
 
-	var prev time.Duration
+	var prev, lastSave time.Duration
 	var sent0, recv0 int64
+	saveEvery := opt.SaveEvery
+	if saveEvery <= 0 {
+		saveEvery = 10 * time.Second
+	}
 	width := opt.BucketWidth
 	nextCut := func(now time.Duration) time.Duration {
 		n := (now/width + 1) * width
@@ -186,6 +195,10 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 		prev = now
 		res.Elapsed = now
 		res.Buckets = append(res.Buckets, toWire(b))
+		if opt.Save != nil && now-lastSave >= saveEvery {
+			lastSave = now
+			opt.Save(res)
+		}
 		if ab := agg.add(b); ab != nil {
 			e.stop(fmt.Sprintf("threshold %s: %s failed (%s %.4g)", ab.Metric, ab.Threshold, ab.Scope, ab.Value))
 			e.cut()
