@@ -363,8 +363,10 @@ func (e *engine) launch() {
 		e.sched = newSchedule(sc)
 		e.maxVUs = max(1, e.share(int64(sc.MaxVUs)))
 		pre := max(1, e.share(int64(sc.PreAllocatedVUs)))
+		// Count them all first: a VU that starts late may add more, and
+		// must see the pre-allocated ones against max_vus.
+		e.alive.Store(pre)
 		for i := int64(0); i < pre; i++ {
-			e.alive.Add(1)
 			e.spawn(e.openLoop)
 		}
 		return

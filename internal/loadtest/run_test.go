@@ -153,6 +153,9 @@ func TestRunArrivalRateSendsTheSchedule(t *testing.T) {
 	if s.Iterations+s.DroppedIterations != 500 {
 		t.Errorf("iterations %d + dropped %d, want exactly 500 scheduled", s.Iterations, s.DroppedIterations)
 	}
+	if s.VUsMax != 20 {
+		t.Errorf("vus_max %d, want max_vus 20", s.VUsMax)
+	}
 	if s.DroppedIterations != 0 || tg.reqs.Load() != 500 {
 		t.Errorf("dropped %d, server saw %d, want 0 and 500", s.DroppedIterations, tg.reqs.Load())
 	}
