@@ -1,79 +1,39 @@
 package loadtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"net"
 	"runtime"
 	"testing"
 	"time"
 )
-
-// rawServer answers every request on 127.0.0.1 with a fixed 2-byte
-// response, allocating nothing per request, so a benchmark measures the
-// client. It stops with the benchmark.
-func rawServer(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					// A request without a body ends with an empty line.
-					for {
-						l, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(bytes.TrimRight(l, "\r\n")) == 0 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
 
 // BenchmarkEngineRequest is the engine's cost per request, end to end (VU
 // loop, h1 client, histograms), with one VU against a server that does no
 // work: ns/op is client and server together on one core pair; allocs/op
 // are the client's (the raw server allocates nothing per request).
 func BenchmarkEngineRequest(b *testing.B) {
-	url := rawServer(b)
-	sc, err := Quick(url+"/", 1, 0, 0, time.Hour)
-	if err != nil {
-		b.Fatal(err)
+	url, _ := scriptedServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok", 0, false)
+	for _, engine := range []string{EngineVU, EngineLoop} {
+		b.Run(engine, func(b *testing.B) {
+			sc, err := Quick(url+"/", 1, 0, 0, time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc.MaxRequests = int64(b.N)
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			b.ResetTimer()
+			_, s, err := Run(context.Background(), sc, Options{BucketWidth: time.Hour, Engine: engine})
+			b.StopTimer()
+			runtime.ReadMemStats(&m1)
+			if err != nil || s.Failed > 0 {
+				b.Fatalf("err %v, %d failed", err, s.Failed)
+			}
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(s.Requests), "allocs/req")
+			b.ReportMetric(float64(s.Requests)/s.DurationS, "req/s")
+		})
 	}
-	sc.MaxRequests = int64(b.N)
-	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
-	b.ResetTimer()
-	_, s, err := Run(context.Background(), sc, Options{BucketWidth: time.Hour})
-	b.StopTimer()
-	runtime.ReadMemStats(&m1)
-	if err != nil || s.Failed > 0 {
-		b.Fatalf("err %v, %d failed", err, s.Failed)
-	}
-	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(s.Requests), "allocs/req")
-	b.ReportMetric(float64(s.Requests)/s.DurationS, "req/s")
 }
 
 // BenchmarkIdleVUs measures the memory of 5,000 open-model VUs waiting for

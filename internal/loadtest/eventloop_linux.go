@@ -23,6 +23,12 @@ func (e *engine) eventLoopEligible() bool {
 	if e.open || e.sc.ThinkTime > 0 || e.opt.Engine == EngineVU {
 		return false
 	}
+	// A handful of VUs leave the loop idle between responses, where the
+	// goroutines' netpoller waits more cheaply: auto picks the loop for
+	// saturation-sized tests only.
+	if e.opt.Engine == "" && e.peakVUs() < 16 {
+		return false
+	}
 	addr := ""
 	for _, cs := range e.c.steps {
 		if !cs.h1 || cs.static == nil || len(cs.checks) > 0 || len(cs.extract) > 0 || cs.thinkTime > 0 {
@@ -34,6 +40,14 @@ func (e *engine) eventLoopEligible() bool {
 		addr = cs.addr
 	}
 	return true
+}
+
+func (e *engine) peakVUs() int {
+	n := e.sc.VUs
+	for _, st := range e.sc.Stages {
+		n = max(n, int(st.Target))
+	}
+	return n
 }
 
 // connection states

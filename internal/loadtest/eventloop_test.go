@@ -13,7 +13,7 @@ import (
 // scriptedServer answers each request with resp, written in pieces of
 // chunk bytes (0: at once); closeAfter closes the connection after each
 // response without announcing it.
-func scriptedServer(t *testing.T, resp string, chunk int, closeAfter bool) (string, *atomic.Int64) {
+func scriptedServer(t testing.TB, resp string, chunk int, closeAfter bool) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -21,6 +21,7 @@ func scriptedServer(t *testing.T, resp string, chunk int, closeAfter bool) (stri
 	}
 	t.Cleanup(func() { ln.Close() })
 	var n atomic.Int64
+	raw := []byte(resp)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -41,7 +42,7 @@ func scriptedServer(t *testing.T, resp string, chunk int, closeAfter bool) (stri
 						}
 					}
 					n.Add(1)
-					b := []byte(resp)
+					b := raw
 					for len(b) > 0 {
 						k := len(b)
 						if chunk > 0 {

@@ -127,6 +127,21 @@ func (c *h1Conn) line(r *response) ([]byte, error) {
 	return bytes.TrimRight(b, "\r\n"), nil
 }
 
+// headers reads header lines up to the empty line, giving each to fn.
+func (c *h1Conn) headers(r *response, fn func([]byte) error) error {
+	for {
+		l, err := c.line(r)
+		if err != nil || len(l) == 0 {
+			return err
+		}
+		if fn != nil {
+			if err := fn(l); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 func (c *h1Conn) read(isHead, keepHeader, keepBody bool, r *response) error {
 	var h head
 	for {
@@ -143,31 +158,18 @@ func (c *h1Conn) read(isHead, keepHeader, keepBody bool, r *response) error {
 			break
 		}
 		// An interim response: skip its headers and read the next.
-		for {
-			l, err := c.line(r)
-			if err != nil {
-				return err
-			}
-			if len(l) == 0 {
-				break
-			}
-		}
-	}
-	for {
-		l, err := c.line(r)
-		if err != nil {
+		if err := c.headers(r, nil); err != nil {
 			return err
 		}
-		if len(l) == 0 {
-			break
-		}
+	}
+	if err := c.headers(r, func(l []byte) error {
 		if keepHeader {
 			r.header = append(r.header, l...)
 			r.header = append(r.header, '\n')
 		}
-		if err := h.headerLine(l); err != nil {
-			return err
-		}
+		return h.headerLine(l)
+	}); err != nil {
+		return err
 	}
 	b := h.body(isHead, keepBody, &r.body)
 	for done := b.mode == bodyNone; !done; {

@@ -640,27 +640,17 @@ func (v *vu) close() {
 // its graceful stop): an open-model VU keeps the iteration it claimed
 // before the end.
 func (v *vu) sleepUntilCut(d time.Duration) bool {
-	if d <= 0 {
-		return v.e.hard.Err() == nil
-	}
-	if v.timer == nil {
-		v.timer = time.NewTimer(d)
-	} else {
-		v.timer.Reset(d)
-	}
-	select {
-	case <-v.timer.C:
-		return v.e.hard.Err() == nil
-	case <-v.e.hard.Done():
-		v.timer.Stop()
-		return false
-	}
+	return v.wait(d, v.e.hard.Done(), func() bool { return v.e.hard.Err() == nil })
 }
 
 // sleep waits d or until the test stops; it reports whether to go on.
 func (v *vu) sleep(d time.Duration) bool {
+	return v.wait(d, v.e.stopCh, func() bool { return !v.e.stopped.Load() })
+}
+
+func (v *vu) wait(d time.Duration, stop <-chan struct{}, goOn func() bool) bool {
 	if d <= 0 {
-		return !v.e.stopped.Load()
+		return goOn()
 	}
 	if v.timer == nil {
 		v.timer = time.NewTimer(d)
@@ -669,8 +659,8 @@ func (v *vu) sleep(d time.Duration) bool {
 	}
 	select {
 	case <-v.timer.C:
-		return !v.e.stopped.Load()
-	case <-v.e.stopCh:
+		return goOn()
+	case <-stop:
 		v.timer.Stop()
 		return false
 	}

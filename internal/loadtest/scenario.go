@@ -147,7 +147,7 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 	}
 	sc := &Scenario{File: file}
 	interp := func(s string) (string, error) {
-		return interpolate(s, func(ref string) (string, error) {
+		return yamlx.Interpolate(s, func(ref string) (string, error) {
 			return lookupRef(ref, vars, secrets, opts.Secrets)
 		})
 	}
@@ -232,38 +232,6 @@ func lookupRef(ref string, vars, secrets map[string]string, resolve func(string)
 		return v, nil
 	}
 	return "", fmt.Errorf("unknown reference ${%s} (want ${vars.NAME} or ${secrets.NAME})", ref)
-}
-
-// interpolate replaces ${...} references; $${ writes a literal ${.
-func interpolate(s string, lookup func(ref string) (string, error)) (string, error) {
-	if !strings.Contains(s, "${") {
-		return s, nil
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String(), nil
-		}
-		if i > 0 && s[i-1] == '$' {
-			b.WriteString(s[:i-1])
-			b.WriteString("${")
-			s = s[i+2:]
-			continue
-		}
-		b.WriteString(s[:i])
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s[i:])
-		}
-		v, err := lookup(strings.TrimSpace(s[i+2 : i+j]))
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(v)
-		s = s[i+j+1:]
-	}
 }
 
 // FieldError is a validation problem in one field, e.g. steps[2].path.
