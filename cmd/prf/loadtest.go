@@ -109,7 +109,7 @@ usage, 130 interrupted (what was measured is printed and stored).`,
 	f.BoolVar(&o.NoStore, "no-store", false, "do not store the run in the database")
 	f.StringArrayVar(&o.Threshold, "threshold", nil, "add a threshold, METRIC:EXPR, e.g. 'http_req_duration:p(95)<200' or 'http_req_failed:rate<0.01' (repeatable; exit 1 when one fails)")
 	f.StringVar(&o.Engine, "engine", "", "closed-model engine: auto (an epoll event loop per core when every step is a static plain-HTTP request without checks, extract or think time; else a goroutine per VU), vu or loop")
-	cmd.AddCommand(newLoadtestMergeCmd(d))
+	cmd.AddCommand(newLoadtestMergeCmd(d), newLoadtestCompareCmd(d))
 	return cmd
 }
 
@@ -445,4 +445,50 @@ run of the whole load, not averages of the shards' summaries.`,
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "summary format: text or json")
 	cmd.Flags().StringVar(&out, "out", "", "also write the merged raw result to this file")
 	return cmd
+}
+
+func newLoadtestCompareCmd(d *deps) *cobra.Command {
+	return &cobra.Command{
+		Use:   "compare BASE.json NEW.json",
+		Short: "Compare two --out results side by side (latency percentiles, rate, errors)",
+		Long: `Compare two raw results that 'prf loadtest --out' wrote, metric by metric,
+with the change from BASE to NEW: a release's load test against the last
+one, or one configuration against another.`,
+		Example: `  prf loadtest compare last-release.json candidate.json`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var sums [2]*loadtest.Summary
+			for i, a := range args {
+				r, err := loadtest.ReadResult(a)
+				if err != nil {
+					return usageError{err}
+				}
+				if sums[i], err = r.Summarize(false); err != nil {
+					return usageError{fmt.Errorf("%s: %w", a, err)}
+				}
+			}
+			a, b := sums[0], sums[1]
+			w := d.Out
+			fmt.Fprintf(w, "%-22s %14s %14s %9s\n", "metric", "base", "new", "change")
+			row := func(name string, x, y float64, format string) {
+				change := "-"
+				if x != 0 {
+					change = fmt.Sprintf("%+.1f%%", 100*(y-x)/x)
+				}
+				fmt.Fprintf(w, "%-22s %14s %14s %9s\n", name, fmt.Sprintf(format, x), fmt.Sprintf(format, y), change)
+			}
+			row("requests", float64(a.Requests), float64(b.Requests), "%.0f")
+			row("rps", a.RPS, b.RPS, "%.1f")
+			row("failed_rate", a.FailedRate, b.FailedRate, "%.4f")
+			row("checks_rate", a.ChecksRate, b.ChecksRate, "%.4f")
+			row("dropped_iterations", float64(a.DroppedIterations), float64(b.DroppedIterations), "%.0f")
+			for _, p := range []struct {
+				name string
+				x, y float64
+			}{{"p50", a.Latency.P50, b.Latency.P50}, {"p90", a.Latency.P90, b.Latency.P90}, {"p95", a.Latency.P95, b.Latency.P95}, {"p99", a.Latency.P99, b.Latency.P99}, {"max", a.Latency.Max, b.Latency.Max}} {
+				row("latency_ms."+p.name, p.x, p.y, "%.3f")
+			}
+			return nil
+		},
+	}
 }

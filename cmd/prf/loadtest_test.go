@@ -156,6 +156,10 @@ func TestLoadtestShardsMerge(t *testing.T) {
 	if code, _, errOut := prf(t, "loadtest", "merge", outs[0], outs[0]); code != 2 || !strings.Contains(errOut, "given twice") {
 		t.Errorf("merging a shard twice: exit %d\n%s", code, errOut)
 	}
+	code, out, errOut = prf(t, "loadtest", "compare", outs[0], outs[1])
+	if code != 0 || !strings.Contains(out, "latency_ms.p99") || !strings.Contains(out, "requests") {
+		t.Errorf("compare: exit %d\n%s%s", code, out, errOut)
+	}
 	junk := writeFile(t, dir, "junk.json", "{")
 	if code, _, errOut := prf(t, "loadtest", "merge", junk); code != 2 || !strings.Contains(errOut, "not a prf loadtest result") {
 		t.Errorf("junk: exit %d\n%s", code, errOut)
