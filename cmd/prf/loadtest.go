@@ -39,6 +39,8 @@ type loadtestOpts struct {
 	NoStore   bool
 	Engine    string
 	Threshold []string
+	CAFile    string
+	Insecure  bool
 }
 
 func newLoadtestCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -107,6 +109,8 @@ usage, 130 interrupted (what was measured is printed and stored).`,
 	f.StringVar(&o.Out, "out", "", "also write the raw result (histograms per time bucket) to this file, for 'prf loadtest merge' and comparisons; rewritten every 10 s while the test runs")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no live progress")
 	f.BoolVar(&o.NoStore, "no-store", false, "do not store the run in the database")
+	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA bundle to trust for https:// (overrides the scenario's ca_file)")
+	f.BoolVar(&o.Insecure, "insecure", false, "skip TLS verification (test systems only)")
 	f.StringArrayVar(&o.Threshold, "threshold", nil, "add a threshold, METRIC:EXPR, e.g. 'http_req_duration:p(95)<200' or 'http_req_failed:rate<0.01' (repeatable; exit 1 when one fails)")
 	f.StringVar(&o.Engine, "engine", "", "closed-model engine: auto (an epoll event loop per core when every step is a static plain-HTTP request without checks, extract or think time; else a goroutine per VU), vu or loop")
 	cmd.AddCommand(newLoadtestMergeCmd(d), newLoadtestCompareCmd(d))
@@ -183,6 +187,12 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 		return err
 	}
 	sc.Scale(o.Scale, o.LoadScale)
+	if o.CAFile != "" {
+		sc.CAFile = o.CAFile
+	}
+	if o.Insecure {
+		sc.Insecure = true
+	}
 	for _, t := range o.Threshold {
 		metric, expr, ok := cutThreshold(t)
 		if !ok {

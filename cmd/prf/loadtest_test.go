@@ -138,7 +138,8 @@ func TestLoadtestShardsMerge(t *testing.T) {
 	for _, sh := range []string{"1/2", "2/2"} {
 		out := filepath.Join(dir, "shard"+sh[:1]+".json")
 		outs = append(outs, out)
-		if code, _, errOut := prf(t, "loadtest", "--no-store", "-q", "--url", srv.URL+"/", "--rate", "300", "--max-vus", "10", "--duration", "500ms", "--shard", sh, "--out", out); code != 0 {
+		if code, _, errOut := prf(t, "loadtest", "--no-store", "-q", "--url", srv.URL+"/", "--rate", "300", "--max-vus", "10", "--duration", "500ms", "--shard", sh, "--out", out,
+			"--threshold", "http_req_failed:rate<0.01", "--threshold", "http_req_duration:p(99)<1000 over 200ms"); code != 0 {
 			t.Fatalf("shard %s: exit %d\n%s", sh, code, errOut)
 		}
 	}
@@ -149,6 +150,9 @@ func TestLoadtestShardsMerge(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("merge -o json: %v\n%s", err, out)
+	}
+	if th, _ := m["thresholds"].([]any); len(th) != 2 || m["thresholds_ok"] != true {
+		t.Errorf("merged thresholds %v ok %v", m["thresholds"], m["thresholds_ok"])
 	}
 	if int64(m["requests"].(float64)) != n.Load() || int64(m["iterations"].(float64))+int64(m["dropped_iterations"].(float64)) != 150 {
 		t.Errorf("merged %v requests (server saw %d), iterations %v + dropped %v, want 150 scheduled", m["requests"], n.Load(), m["iterations"], m["dropped_iterations"])

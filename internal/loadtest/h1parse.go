@@ -143,6 +143,9 @@ func (b *bodyReader) feed(p []byte) (n int, done bool, err error) {
 			b.line = append(b.line, p[n:]...)
 			return len(p), false, nil
 		}
+		if len(b.line)+i > 4096 {
+			return n, false, fmt.Errorf("%w: chunk line longer than 4 KiB", errMalformed)
+		}
 		l := append(b.line, p[n:n+i]...)
 		b.line = l[:0]
 		n += i + 1

@@ -47,6 +47,9 @@ func (c *h1Conn) close() {
 
 // interrupt makes a read or write in flight fail now.
 func (c *h1Conn) interrupt() {
+	if c == nil {
+		return // a net/http step: its context and client timeout cut it
+	}
 	if tc := c.pub.Load(); tc != nil {
 		tc.SetDeadline(time.Unix(1, 0))
 	}

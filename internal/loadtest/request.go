@@ -133,6 +133,7 @@ type compiled struct {
 }
 
 var celVars = []cel.EnvOption{
+	cel.CrossTypeNumericComparisons(true), // duration_ms < 100, as in internal/expect
 	cel.Variable("status", cel.IntType),
 	cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
 	cel.Variable("body", cel.StringType),
@@ -140,11 +141,18 @@ var celVars = []cel.EnvOption{
 	cel.Variable("duration_ms", cel.DoubleType),
 }
 
-func compile(sc *Scenario) (*compiled, error) {
+// celEnv is the environment of checks and extract. Its options are
+// static, so building it cannot fail.
+func celEnv() *cel.Env {
 	env, err := cel.NewEnv(celVars...)
 	if err != nil {
-		return nil, err
+		panic("loadtest: CEL environment: " + err.Error())
 	}
+	return env
+}
+
+func compile(sc *Scenario) (*compiled, error) {
+	env := celEnv()
 	c := &compiled{}
 	needNetHTTP := false
 	for i, st := range sc.Steps {

@@ -45,6 +45,26 @@ type ThresholdDef struct {
 	Threshold
 }
 
+// UnmarshalJSON reads the flattened form MarshalJSON writes (the embedded
+// Threshold's UnmarshalText would otherwise take the whole object).
+func (d *ThresholdDef) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Metric         string        `json:"metric"`
+		Threshold      string        `json:"threshold"`
+		AbortOnFail    bool          `json:"abort_on_fail"`
+		DelayAbortEval time.Duration `json:"delay_abort_eval"`
+		PerStage       bool          `json:"per_stage"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*d = ThresholdDef{Metric: w.Metric, Threshold: Threshold{Threshold: w.Threshold, AbortOnFail: w.AbortOnFail, DelayAbortEval: w.DelayAbortEval, PerStage: w.PerStage}}
+	if err := d.compile(); err != nil {
+		return fmt.Errorf("threshold %s: %w", d.Metric, err)
+	}
+	return nil
+}
+
 type wireSeries struct {
 	Dur        []byte          `json:"dur,omitempty"`
 	Reqs       int64           `json:"reqs,omitempty"`
@@ -173,11 +193,6 @@ func ReadResult(path string) (*Result, error) {
 	}
 	if r.Version != ResultVersion {
 		return nil, fmt.Errorf("%s: result format version %d, this build reads %d", path, r.Version, ResultVersion)
-	}
-	for _, t := range r.Thresholds {
-		if err := t.compile(); err != nil {
-			return nil, fmt.Errorf("%s: threshold %s: %w", path, t.Metric, err)
-		}
 	}
 	return &r, nil
 }

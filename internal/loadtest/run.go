@@ -191,7 +191,9 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 		a.All.Sent += s - sent0
 		a.All.Recvd += r - recv0
 		sent0, recv0 = s, r
-		b := &Bucket{Start: prev, End: now, Stage: e.stageAt(prev), VUs: int(e.active.Load()), VUsMax: int(e.alive.Load()), acc: a}
+		// A late cut may straddle a stage boundary: the bucket goes to the
+		// stage that holds most of it.
+		b := &Bucket{Start: prev, End: now, Stage: e.stageAt(prev + (now-prev)/2), VUs: int(e.active.Load()), VUsMax: int(e.alive.Load()), acc: a}
 		prev = now
 		res.Elapsed = now
 		res.Buckets = append(res.Buckets, toWire(b))
@@ -242,6 +244,9 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 		flush()
 	}
 	res.Aborted = e.reason
+	if c.httpClient != nil {
+		c.httpClient.CloseIdleConnections()
+	}
 	return res, agg.summary(true), runErr
 }
 

@@ -72,6 +72,7 @@ type Scenario struct {
 
 	Pos  yamlx.Positions `yaml:"-" json:"-"`
 	File string          `yaml:"-" json:"-"`
+	node *yaml.Node      // the document's mapping, for error positions
 }
 
 // Stage is one ramp: to Target (VUs or rate) over Duration.
@@ -129,14 +130,18 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 	if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
 		top = top.Content[0]
 	}
-	if top.Kind == yaml.MappingNode {
-		for _, p := range yamlx.Pairs(top) {
-			switch p[0].Value {
-			case "vars":
-				(&yamlx.Decoder{Errs: &errs, File: file}).Decode(p[1], &vars, "vars")
-			case "secrets":
-				(&yamlx.Decoder{Errs: &errs, File: file}).Decode(p[1], &secrets, "secrets")
-			}
+	if top.Kind != yaml.MappingNode {
+		p := yamlx.PosOf(top)
+		return nil, yamlx.Errors{{File: file, Line: max(p.Line, 1), Col: max(p.Col, 1), Msg: "a scenario is a mapping (name, base_url, steps, ...), not " + yamlx.KindName(top)}}
+	}
+	// Their errors are reported once, by the decode of the whole document.
+	var ignored yamlx.Errors
+	for _, p := range yamlx.Pairs(top) {
+		switch p[0].Value {
+		case "vars":
+			(&yamlx.Decoder{Errs: &ignored, File: file}).Decode(p[1], &vars, "vars")
+		case "secrets":
+			(&yamlx.Decoder{Errs: &ignored, File: file}).Decode(p[1], &secrets, "secrets")
 		}
 	}
 	for k, v := range opts.Vars {
@@ -145,7 +150,7 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 	for k, v := range opts.SecretRefs {
 		secrets[k] = v
 	}
-	sc := &Scenario{File: file}
+	sc := &Scenario{File: file, node: top}
 	interp := func(s string) (string, error) {
 		return yamlx.Interpolate(s, func(ref string) (string, error) {
 			return lookupRef(ref, vars, secrets, opts.Secrets)
@@ -155,19 +160,6 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 	d.Decode(root, sc, "")
 	sc.Vars = vars
 	sc.Secrets = secrets
-	// A json body is decoded as free-form YAML: interpolate its strings.
-	for i, st := range sc.Steps {
-		if st == nil || st.JSON == nil {
-			continue
-		}
-		v, err := interpJSON(st.JSON, interp)
-		if err != nil {
-			p := st.Pos.At("json")
-			errs.Add(&yamlx.Error{File: file, Line: p.Line, Col: p.Col, Field: fmt.Sprintf("steps[%d].json", i), Msg: err.Error()})
-			continue
-		}
-		st.JSON = v
-	}
 	if len(errs) > 0 {
 		return nil, errs.Err()
 	}
@@ -175,30 +167,6 @@ func Parse(file string, data []byte, opts LoadOptions) (*Scenario, error) {
 		return nil, sc.placeError(err)
 	}
 	return sc, nil
-}
-
-func interpJSON(v any, interp func(string) (string, error)) (any, error) {
-	switch x := v.(type) {
-	case string:
-		return interp(x)
-	case map[string]any:
-		for k, e := range x {
-			r, err := interpJSON(e, interp)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = r
-		}
-	case []any:
-		for i, e := range x {
-			r, err := interpJSON(e, interp)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = r
-		}
-	}
-	return v, nil
 }
 
 func lookupRef(ref string, vars, secrets map[string]string, resolve func(string) (string, error)) (string, error) {
@@ -210,6 +178,9 @@ func lookupRef(ref string, vars, secrets map[string]string, resolve func(string)
 	switch ns {
 	case "vars":
 		v, ok := vars[name]
+		if !ok && hasDef {
+			return def, nil
+		}
 		if !ok {
 			return "", fmt.Errorf("undeclared variable ${vars.%s} (declare it under vars: or pass --var %s=VALUE)", name, name)
 		}
@@ -257,12 +228,18 @@ func (sc *Scenario) placeError(err error) error {
 }
 
 func (sc *Scenario) fieldPos(field string) yamlx.Pos {
+	if sc.node != nil {
+		return yamlx.FieldPos(sc.node, field)
+	}
 	top, rest, _ := strings.Cut(field, ".")
 	name, idx, isIdx := strings.Cut(top, "[")
 	if name == "steps" && isIdx {
 		var i int
 		if _, err := fmt.Sscanf(idx, "%d]", &i); err == nil && i >= 0 && i < len(sc.Steps) {
 			st := sc.Steps[i]
+			if st == nil {
+				return sc.Pos["steps"]
+			}
 			key, _, _ := strings.Cut(rest, ".")
 			if p, ok := st.Pos[key]; ok {
 				return p
@@ -325,12 +302,18 @@ func (sc *Scenario) Validate() error {
 		return fieldf("max_requests", "must not be negative")
 	}
 	for i, st := range sc.Stages {
-		if st.Duration <= 0 {
-			return fieldf("stages", "stage %d: duration must be positive", i+1)
+		if st.Duration <= 0 || st.Duration > MaxDuration {
+			return fieldf(fmt.Sprintf("stages[%d].duration", i), "stage %d: duration must be positive and at most %s", i+1, MaxDuration)
 		}
 		if st.Target < 0 || math.IsInf(st.Target, 0) {
-			return fieldf("stages", "stage %d: target must be a non-negative number", i+1)
+			return fieldf(fmt.Sprintf("stages[%d].target", i), "stage %d: target must be a non-negative number", i+1)
 		}
+	}
+	if sc.StartRate < 0 || math.IsInf(sc.StartRate, 0) {
+		return fieldf("start_rate", "must be a non-negative number")
+	}
+	if sc.PreAllocatedVUs < 0 {
+		return fieldf("pre_allocated_vus", "must not be negative")
 	}
 	switch sc.Executor {
 	case ConstantVUs:
@@ -352,7 +335,7 @@ func (sc *Scenario) Validate() error {
 		}
 		for i, st := range sc.Stages {
 			if st.Target > MaxVUs || st.Target != math.Trunc(st.Target) {
-				return fieldf("stages", "stage %d: target must be a whole number of VUs up to %d", i+1, MaxVUs)
+				return fieldf(fmt.Sprintf("stages[%d].target", i), "stage %d: target must be a whole number of VUs up to %d", i+1, MaxVUs)
 			}
 		}
 	case ConstantArrivalRate, RampingArrivalRate:
@@ -426,16 +409,36 @@ func (sc *Scenario) Validate() error {
 		if _, err := sc.stepURL(st); err != nil {
 			return fieldf(f+".path", "%v", err)
 		}
-		for _, s := range append([]string{st.Path, st.Body}, slices.Collect(mapValues(st.Headers))...) {
-			for _, ref := range templateRefs(s) {
-				if !extracted[ref] {
-					return fieldf(f+".path", "{{%s}} is not extracted by an earlier step", ref)
+		tmplFields := map[string][]string{"path": {st.Path}, "body": {st.Body}, "json": jsonStrings(st.JSON, nil)}
+		for _, k := range sortedKeys(st.Headers) {
+			tmplFields["headers"] = append(tmplFields["headers"], st.Headers[k])
+		}
+		for _, key := range []string{"path", "headers", "body", "json"} {
+			for _, s := range tmplFields[key] {
+				for _, ref := range templateRefs(s) {
+					if !extracted[ref] {
+						return fieldf(f+"."+key, "{{%s}} is not extracted by an earlier step", ref)
+					}
 				}
 			}
 		}
-		for k := range st.Headers {
+		for k, v := range st.Headers {
 			if k == "" || strings.ContainsAny(k, " :\r\n") {
 				return fieldf(f+".headers", "bad header name %q", k)
+			}
+			if strings.ContainsAny(v, "\r\n") {
+				return fieldf(f+".headers", "header %s: a value must not hold a line break", k)
+			}
+		}
+		env := celEnv()
+		for _, name := range sortedKeys(st.Checks) {
+			if _, _, err := compileExpr(env, st.Checks[name], true); err != nil {
+				return fieldf(f+".checks", "%q: %v", name, err)
+			}
+		}
+		for _, name := range sortedKeys(st.Extract) {
+			if _, _, err := compileExpr(env, st.Extract[name], false); err != nil {
+				return fieldf(f+".extract", "%s: %v", name, err)
 			}
 		}
 		for k := range st.Extract {
@@ -447,13 +450,14 @@ func (sc *Scenario) Validate() error {
 			extracted[k] = true
 		}
 	}
-	for metric, ts := range sc.Thresholds {
+	for _, metric := range sortedKeys(sc.Thresholds) {
+		ts := sc.Thresholds[metric]
 		if err := checkMetric(metric, names); err != nil {
-			return fieldf("thresholds", "%v", err)
+			return fieldf("thresholds."+metric, "%v", err)
 		}
 		for _, t := range ts {
 			if t == nil {
-				return fieldf("thresholds", "%s: empty threshold", metric)
+				return fieldf("thresholds."+metric, "empty threshold")
 			}
 			if err := t.compile(); err != nil {
 				return fieldf("thresholds."+metric, "%v", err)
@@ -466,14 +470,21 @@ func (sc *Scenario) Validate() error {
 	return nil
 }
 
-func mapValues(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
+// jsonStrings lists the strings of a free-form JSON body.
+func jsonStrings(v any, out []string) []string {
+	switch x := v.(type) {
+	case string:
+		out = append(out, x)
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			out = jsonStrings(x[k], out)
+		}
+	case []any:
+		for _, e := range x {
+			out = jsonStrings(e, out)
 		}
 	}
+	return out
 }
 
 func validName(s string) bool {
@@ -513,6 +524,9 @@ func (sc *Scenario) TotalDuration() time.Duration {
 	if len(sc.Stages) > 0 && (sc.Executor == RampingVUs || sc.Executor == RampingArrivalRate || sc.Executor == "") {
 		var d time.Duration
 		for _, s := range sc.Stages {
+			if s.Duration > math.MaxInt64-d {
+				return math.MaxInt64 // saturate: Validate refuses it
+			}
 			d += s.Duration
 		}
 		return d
@@ -547,7 +561,11 @@ func (sc *Scenario) Scale(timeFactor, loadFactor float64) {
 	for i := range sc.Stages {
 		sc.Stages[i].Duration = sd(sc.Stages[i].Duration)
 		if sc.Executor == RampingVUs {
-			sc.Stages[i].Target = math.Round(sl(sc.Stages[i].Target))
+			t := sc.Stages[i].Target
+			sc.Stages[i].Target = math.Round(sl(t))
+			if t > 0 && loadFactor > 0 {
+				sc.Stages[i].Target = max(1, sc.Stages[i].Target)
+			}
 		} else {
 			sc.Stages[i].Target = sl(sc.Stages[i].Target)
 		}

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,15 +44,21 @@ func metricKind(key string) metricType {
 	return metrics[name]
 }
 
-// splitMetric splits "http_req_duration{step:login}" into its name and step.
+// splitMetric splits "http_req_duration{step:login}" into its name and
+// step; a selector that is not {step:NAME} gives a step starting with NUL,
+// which checkMetric reports.
 func splitMetric(key string) (name, step string) {
 	name, sel, ok := strings.Cut(key, "{")
 	if !ok {
 		return strings.TrimSpace(key), ""
 	}
-	sel = strings.TrimSuffix(strings.TrimSpace(sel), "}")
+	sel = strings.TrimSpace(sel)
+	if !strings.HasSuffix(sel, "}") {
+		return strings.TrimSpace(name), "\x00" + sel
+	}
+	sel = strings.TrimSuffix(sel, "}")
 	k, v, _ := strings.Cut(sel, ":")
-	if strings.TrimSpace(k) != "step" {
+	if strings.TrimSpace(k) != "step" || strings.TrimSpace(v) == "" {
 		return strings.TrimSpace(name), "\x00" + sel
 	}
 	return strings.TrimSpace(name), strings.TrimSpace(v)
@@ -67,14 +74,14 @@ func checkMetric(key string, steps map[string]bool) error {
 		return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(sortedStrings(known), ", "))
 	}
 	if strings.HasPrefix(step, "\x00") {
-		return fmt.Errorf("%s: unknown selector {%s} (want {step:NAME})", key, step[1:])
+		return fmt.Errorf("bad selector {%s} (want {step:NAME})", step[1:])
 	}
 	if step != "" {
 		if !perStep[name] {
-			return fmt.Errorf("%s: %s is not measured per step", key, name)
+			return fmt.Errorf("%s is not measured per step", name)
 		}
 		if !steps[step] {
-			return fmt.Errorf("%s: no step named %q", key, step)
+			return fmt.Errorf("no step named %q", step)
 		}
 	}
 	return nil
@@ -152,7 +159,7 @@ func parseThreshold(s string) (*thresholdExpr, error) {
 		return nil, fmt.Errorf("threshold %q: want AGGREGATE OP NUMBER, e.g. p(95)<200 or rate<0.01", s)
 	}
 	v, err := strconv.ParseFloat(rhs, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) {
 		return nil, fmt.Errorf("threshold %q: %q is not a number", s, rhs)
 	}
 	e.value = v
@@ -161,7 +168,7 @@ func parseThreshold(s string) (*thresholdExpr, error) {
 		e.agg = lhs
 	case strings.HasPrefix(lhs, "p(") && strings.HasSuffix(lhs, ")"):
 		p, err := strconv.ParseFloat(lhs[2:len(lhs)-1], 64)
-		if err != nil || p < 0 || p > 100 {
+		if err != nil || math.IsNaN(p) || p < 0 || p > 100 {
 			return nil, fmt.Errorf("threshold %q: percentile %q must be a number from 0 to 100", s, lhs[2:len(lhs)-1])
 		}
 		e.agg, e.pct = "p", p

@@ -286,6 +286,17 @@ func (d *Decoder) decode(n *yaml.Node, out reflect.Value, field string) {
 			d.Errorf(n, field, "%v", err)
 			return
 		}
+		if d.Interp != nil {
+			r, err := interpAny(v, d.Interp)
+			if err != nil {
+				d.Errorf(n, field, "%v", err)
+				return
+			}
+			v = r
+		}
+		if v == nil {
+			return
+		}
 		out.Set(reflect.ValueOf(&v).Elem())
 	default:
 		d.Errorf(n, field, "internal: cannot decode into %s", t)
@@ -392,4 +403,30 @@ func StructFields(t reflect.Type) map[string][]int {
 		m[name] = []int{i}
 	}
 	return m
+}
+
+// interpAny interpolates the strings of a free-form value (a JSON body
+// written as YAML).
+func interpAny(v any, interp func(string) (string, error)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return interp(x)
+	case map[string]any:
+		for k, e := range x {
+			r, err := interpAny(e, interp)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = r
+		}
+	case []any:
+		for i, e := range x {
+			r, err := interpAny(e, interp)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = r
+		}
+	}
+	return v, nil
 }

@@ -87,27 +87,67 @@ func KindName(n *yaml.Node) string {
 }
 
 // FieldPos finds a dotted field's value in a mapping ("tls.ca",
-// "headers[0]" looks up "headers"), falling back to the deepest node found.
+// "steps[2].headers", "thresholds.http_req_duration{step:a.b}": dots inside
+// braces belong to the key), falling back to the deepest node found.
 func FieldPos(n *yaml.Node, field string) Pos {
 	p := PosOf(n)
-	for _, part := range strings.Split(field, ".") {
-		part, _, _ = strings.Cut(part, "[")
-		if n == nil || n.Kind != yaml.MappingNode {
-			return p
-		}
-		var next *yaml.Node
-		for _, p := range Pairs(n) {
-			if p[0].Value == part {
-				next = p[1]
-				break
+	for _, part := range splitField(field) {
+		key, idx, _ := strings.Cut(part, "[")
+		if key != "" {
+			if n != nil && n.Kind == yaml.AliasNode {
+				n = n.Alias
 			}
+			if n == nil || n.Kind != yaml.MappingNode {
+				return p
+			}
+			var next *yaml.Node
+			for _, kv := range Pairs(n) {
+				if kv[0].Value == key {
+					next = kv[1]
+					break
+				}
+			}
+			if next == nil {
+				return p
+			}
+			n, p = next, PosOf(next)
 		}
-		if next == nil {
-			return p
+		// Indices: "[2]" or "[2][0]".
+		for idx != "" {
+			num, rest, _ := strings.Cut(idx, "]")
+			idx = strings.TrimPrefix(rest, "[")
+			i, err := strconv.Atoi(num)
+			if n != nil && n.Kind == yaml.AliasNode {
+				n = n.Alias
+			}
+			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return p
+			}
+			n = n.Content[i]
+			p = PosOf(n)
 		}
-		n, p = next, PosOf(next)
 	}
 	return p
+}
+
+// splitField splits a field path at dots outside braces.
+func splitField(field string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range field {
+		switch r {
+		case '{':
+			depth++
+		case '}':
+			depth = max(0, depth-1)
+		case '.':
+			if depth == 0 {
+				parts = append(parts, field[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, field[start:])
 }
 
 // Pairs returns a mapping's key/value pairs with YAML merge keys

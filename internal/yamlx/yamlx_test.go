@@ -357,7 +357,8 @@ func TestHelpers(t *testing.T) {
 		{"tls.ca", 1, 20},
 		{"tls.nope", 1, 15},
 		{"port", 4, 9},
-		{"list[0]", 5, 9},
+		{"list[0]", 5, 10}, // the element itself
+		{"list[7]", 5, 9},  // out of range: the list
 		{"missing", 3, 3},
 	} {
 		if p := FieldPos(probe, tc.field); p.Line != tc.line || p.Col != tc.col {
