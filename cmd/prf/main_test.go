@@ -438,7 +438,7 @@ func TestDemoTargetChecklistCheck(t *testing.T) {
 	db := filepath.Join(dir, "prf.db")
 	args := []string{"check", "-q", "--db", db, "-f", cl, "-o", "json"}
 	for _, v := range []string{"cert_soc2_expires=2099-12-31", "cert_iso27001_expires=2099-12-31", "cert_fips140_expires=2099-12-31",
-		"health_latency_ms=1000", "request_latency_ms=1000", "inference_ms=1000"} {
+		"health_latency_ms=1000", "request_latency_ms=1000", "inference_ms=1000", "loadtest_scale=0.0005"} {
 		args = append(args, "--var", v)
 	}
 	check := prfProcess([]string{demo.PasswordEnv + "=s3cret-for-test"}, args...)

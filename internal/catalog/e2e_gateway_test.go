@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -325,6 +326,62 @@ func TestGatewayDNS(t *testing.T) {
 			}, Secrets: map[string]string{}}
 			res := runCatalog(t, sys, "infra.network.dns-resolution")
 			expectStatus(t, res, map[string]store.Status{"infra.network.dns-resolution": tc.want})
+		})
+	}
+}
+
+// TestGatewayLoadTest runs perf.k6.load-test, the §3.2 k6 script on PRF's
+// load engine, against the demo target scaled to about 3 s and 5 VUs: a
+// healthy target holds the thresholds; a slow one breaks the latency
+// threshold, and a login that issues no token the failure rate (every data
+// request is refused).
+func TestGatewayLoadTest(t *testing.T) {
+	t.Parallel()
+	const id = "perf.k6.load-test"
+	for _, tc := range []struct {
+		name   string
+		faults []string
+		want   store.Status
+		// failing are the thresholds that must fail; the others must hold.
+		// The checks threshold fails with either fault: the latency checks
+		// of the slow requests, the token and status checks without a token.
+		failing []string
+	}{
+		{"healthy", nil, store.StatusPass, nil},
+		{"slow inference", []string{demo.FaultAISlow}, store.StatusFail, []string{"checks", "http_req_duration"}},
+		{"login issues no token", []string{demo.FaultLoginNoToken}, store.StatusFail, []string{"checks", "http_req_failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, sys := startGateway(t, demo.Options{Faults: tc.faults})
+			sys.Vars["loadtest_scale"] = "0.002"     // 23 min -> 2.8 s
+			sys.Vars["loadtest_load_scale"] = "0.01" // 500 VUs -> 5
+			sys.Vars["api_p95_ms"] = "1000"          // like the latency budgets: slow faults answer in 1.5s
+			res := runCatalog(t, sys, id)
+			expectStatus(t, res, map[string]store.Status{
+				id: tc.want, "perf.load.health-status": store.StatusPass, "perf.load.auth-status": store.StatusPass,
+			})
+			var obs struct {
+				Requests   int64 `json:"requests"`
+				VUsMax     int   `json:"vus_max"`
+				Stages     []any `json:"stages"`
+				Thresholds []struct {
+					Metric string `json:"metric"`
+					OK     bool   `json:"ok"`
+				} `json:"thresholds"`
+			}
+			if err := json.Unmarshal(res[id].Observation, &obs); err != nil {
+				t.Fatalf("observation: %v: %.300s", err, res[id].Observation)
+			}
+			if obs.Requests == 0 || obs.VUsMax != 5 || len(obs.Stages) != 7 || len(obs.Thresholds) != 3 {
+				t.Errorf("observation: %d requests, vus_max %d, %d stages, %d thresholds; want requests, 5, 7, 3",
+					obs.Requests, obs.VUsMax, len(obs.Stages), len(obs.Thresholds))
+			}
+			for _, th := range obs.Thresholds {
+				if wantOK := !slices.Contains(tc.failing, th.Metric); th.OK != wantOK {
+					t.Errorf("threshold %s: ok %v, want %v", th.Metric, th.OK, wantOK)
+				}
+			}
 		})
 	}
 }

@@ -26,7 +26,7 @@ import (
 // configured" (Kubernetes, chain nodes, Prometheus, S3, ...). A change means
 // a variable the demo sets was renamed, or the catalogue grew a checkpoint
 // the demo can run: look at which, then update the count.
-const demoConfigured = 66
+const demoConfigured = 67
 
 // testVars override the demo's configuration where its values are not
 // about the target:
@@ -36,6 +36,8 @@ const demoConfigured = 66
 //   - The document's latency budgets (100ms, 200ms) are timing assertions
 //     that flake on a busy machine (-race included); the slow faults answer
 //     in 1.5s, so 1s still tells slow from fast.
+//   - The k6 load test (perf.k6.load-test) runs its 23 minutes in 0.7s and
+//     500 VUs as 5, so that every run of the catalogue stays short.
 var testVars = map[string]string{
 	"cert_soc2_expires":     "2099-12-31",
 	"cert_iso27001_expires": "2099-12-31",
@@ -43,6 +45,9 @@ var testVars = map[string]string{
 	"health_latency_ms":     "1000",
 	"request_latency_ms":    "1000",
 	"inference_ms":          "1000",
+	"api_p95_ms":            "1000",
+	"loadtest_scale":        "0.0005",
+	"loadtest_load_scale":   "0.01",
 }
 
 // demoSystem is a started target with the demo checklist pointed at it and
@@ -218,9 +223,11 @@ func TestDemoFaults(t *testing.T) {
 			"post.integration.blockchain-token": skipped,
 			"post.integration.ai":               skipped,
 			"rollback.service.down":             fail,
+			"perf.k6.load-test":                 skipped, // runs once health and login pass
 		}},
 		{demo.FaultSlowHealth, map[string]store.Status{
 			"perf.load.health-latency": fail, // 1s budget, 1.5s answer
+			"perf.k6.load-test":        fail, // p95 and the health latency check
 		}},
 		// The login answers 500; the API token, provisioned beforehand,
 		// still works, so the data and inference load checks pass.
@@ -235,6 +242,7 @@ func TestDemoFaults(t *testing.T) {
 			"perf.load.auth-status":             fail,
 			"perf.load.auth-latency":            skipped,
 			"perf.load.auth-token":              skipped,
+			"perf.k6.load-test":                 skipped,
 			"post.integration.login":            fail,
 			"post.integration.blockchain":       skipped,
 			"post.integration.blockchain-token": skipped,
@@ -268,6 +276,7 @@ func TestDemoFaults(t *testing.T) {
 		}},
 		{demo.FaultAISlow, map[string]store.Status{
 			"perf.load.inference-latency": fail, // 1s budget, 1.5s answer
+			"perf.k6.load-test":           fail, // p95: a quarter of the requests take 1.5s
 		}},
 		{demo.FaultModelUnloaded, map[string]store.Status{
 			"app.ai.inference-ready":         fail,
@@ -276,6 +285,7 @@ func TestDemoFaults(t *testing.T) {
 			"perf.load.inference-status":     fail, // /ai/predict answers 503 too
 			"perf.load.inference-latency":    skipped,
 			"perf.load.inference-prediction": skipped,
+			"perf.k6.load-test":              fail, // a quarter of the requests fail
 			"post.integration.ai":            fail,
 		}},
 		{demo.FaultChainUnsynced, map[string]store.Status{
@@ -344,6 +354,7 @@ func TestDemoFaults(t *testing.T) {
 			"perf.load.data-results":            skipped,
 			"perf.load.inference-latency":       skipped,
 			"perf.load.inference-prediction":    skipped,
+			"perf.k6.load-test":                 skipped,
 			"post.integration.login":            skipped,
 			"post.integration.blockchain":       skipped,
 			"post.integration.blockchain-token": skipped,
@@ -372,6 +383,7 @@ func TestDemoFaults(t *testing.T) {
 			"perf.load.auth-status":             fail,
 			"perf.load.auth-latency":            skipped,
 			"perf.load.auth-token":              skipped,
+			"perf.k6.load-test":                 skipped,
 			"post.integration.login":            fail,
 			"post.integration.blockchain":       skipped,
 			"post.integration.blockchain-token": skipped,
@@ -388,6 +400,7 @@ func TestDemoFaults(t *testing.T) {
 			"sec.auth.token-lifetime":           skipped,
 			"sec.auth.jwt-signature-verified":   skipped,
 			"perf.load.auth-token":              fail,
+			"perf.k6.load-test":                 fail, // no token flows: every data request is refused
 			"post.integration.login":            fail,
 			"post.integration.blockchain":       skipped,
 			"post.integration.blockchain-token": skipped,
@@ -396,6 +409,7 @@ func TestDemoFaults(t *testing.T) {
 		{demo.FaultAPISlow, map[string]store.Status{
 			"perf.load.auth-latency": fail, // 1s budget, 1.5s answer
 			"perf.load.data-latency": fail,
+			"perf.k6.load-test":      fail, // p95
 		}},
 		{demo.FaultJWTUnverified, map[string]store.Status{
 			"sec.auth.alg-none-rejected":       fail,
@@ -418,10 +432,12 @@ func TestDemoFaults(t *testing.T) {
 		}},
 		{demo.FaultDataDegraded, map[string]store.Status{
 			"perf.load.data-results": fail, // 200 without results
+			"perf.k6.load-test":      fail, // the results check fails: checks rate
 		}},
 		{demo.FaultNoPrediction, map[string]store.Status{
 			"app.ai.inference-ready":         fail,
 			"perf.load.inference-prediction": fail,
+			"perf.k6.load-test":              fail, // the prediction check fails: checks rate
 			"post.integration.ai":            fail,
 		}},
 		{demo.FaultWeakKey, map[string]store.Status{
