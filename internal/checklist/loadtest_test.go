@@ -54,7 +54,7 @@ checkpoints:
 	for _, tc := range []struct{ from, to, want string }{
 		{"duration: 30s", "duraton: 30s", `good.yaml:15:9: checkpoint "perf.load": probe.scenario.duraton: unknown field "duraton" (did you mean "duration"?)`},
 		{`"p(95)<200 over 10s"`, `"p(95)<200 over soon"`, `good.yaml:21:13: checkpoint "perf.load": probe.scenario.thresholds.http_req_duration{step:data}: threshold "p(95)<200 over soon": bad window "soon"`},
-		{"{{token}}", "{{tokn}}", `checkpoint "perf.load": probe.scenario.steps[1].path: {{tokn}} is not extracted by an earlier step`},
+		{"{{token}}", "{{tokn}}", `good.yaml:18:48: checkpoint "perf.load": probe.scenario.steps[1].headers: {{tokn}} is not extracted by an earlier step`},
 		{"expect: thresholds_ok", "expect: threshold_ok", `undeclared reference to 'threshold_ok'`},
 	} {
 		b := filepath.Join(dir, "good.yaml")
