@@ -41,6 +41,7 @@ type loadtestOpts struct {
 	Threshold []string
 	CAFile    string
 	Insecure  bool
+	Workers   int
 }
 
 func newLoadtestCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -112,6 +113,7 @@ usage, 130 interrupted (what was measured is printed and stored).`,
 	f.StringVar(&o.CAFile, "ca-file", "", "PEM CA bundle to trust for https:// (overrides the scenario's ca_file)")
 	f.BoolVar(&o.Insecure, "insecure", false, "skip TLS verification (test systems only)")
 	f.StringArrayVar(&o.Threshold, "threshold", nil, "add a threshold, METRIC:EXPR, e.g. 'http_req_duration:p(95)<200' or 'http_req_failed:rate<0.01' (repeatable; exit 1 when one fails)")
+	f.IntVar(&o.Workers, "workers", 0, "event-loop threads (default: half the cores, at least one; more when the target is on another machine)")
 	f.StringVar(&o.Engine, "engine", "", "closed-model engine: auto (an epoll event loop per core when every step is a static plain-HTTP request without checks, extract or think time; else a goroutine per VU), vu or loop")
 	cmd.AddCommand(newLoadtestMergeCmd(d), newLoadtestCompareCmd(d))
 	return cmd
@@ -230,7 +232,7 @@ func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) e
 	if o.Engine == "auto" {
 		o.Engine = ""
 	}
-	opt := loadtest.Options{Shard: shard, Shards: shards, Engine: o.Engine}
+	opt := loadtest.Options{Shard: shard, Shards: shards, Engine: o.Engine, Workers: o.Workers}
 	if o.Out != "" {
 		// A long test keeps its --out file current: a kill loses at most
 		// the last 10 s.

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -119,8 +120,12 @@ func TestEventLoopMatchesGoroutineEngine(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the event loop needs Linux")
 	}
-	for _, engine := range []string{EngineVU, EngineLoop} {
-		t.Run(engine, func(t *testing.T) {
+	for _, tc := range []struct {
+		engine  string
+		workers int
+	}{{EngineVU, 0}, {EngineLoop, 1}, {EngineLoop, 3}} {
+		engine := tc.engine
+		t.Run(fmt.Sprintf("%s-%d", engine, tc.workers), func(t *testing.T) {
 			tg := newTarget(t, nil)
 			sc := mustScenario(t, `
 base_url: `+tg.URL+`
@@ -128,7 +133,7 @@ stages: [{duration: 200ms, target: 4}, {duration: 200ms, target: 4}, {duration: 
 steps: [{name: a, path: /a}, {name: b, method: POST, path: /b, body: "x=1"}]
 thresholds: {http_req_failed: ["rate<0.01"]}
 `, nil)
-			_, s := run(t, sc, Options{Engine: engine})
+			_, s := run(t, sc, Options{Engine: engine, Workers: tc.workers})
 			if s.Requests != tg.reqs.Load() || s.Failed != 0 || !s.ThresholdsOK {
 				t.Errorf("requests %d (server %d) failed %d thresholds %v errors %v", s.Requests, tg.reqs.Load(), s.Failed, s.ThresholdsOK, s.Errors)
 			}

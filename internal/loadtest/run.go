@@ -36,6 +36,9 @@ type Options struct {
 	// when the scenario allows it, see eventloop_linux.go), EngineVU (a
 	// goroutine per VU) or EngineLoop (the event loop, or an error).
 	Engine string
+	// Workers is the event loop's thread count (default: half the cores,
+	// at least one).
+	Workers int
 }
 
 // Engines of the closed model.
