@@ -37,6 +37,7 @@ fmt-check:
 ## bench: the numbers quoted in issue notes
 bench:
 	./bench/run.sh
+	./bench/loadtest.sh
 
 ## fuzz: a short fuzzing pass over the parsers
 fuzz:
