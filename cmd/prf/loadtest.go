@@ -18,6 +18,7 @@ import (
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/loadtest"
 	"github.com/prfhq/prf/internal/runner"
+	"github.com/prfhq/prf/internal/secretref"
 	"github.com/prfhq/prf/internal/store"
 )
 
@@ -164,9 +165,7 @@ func loadScenario(o *loadtestOpts) (*loadtest.Scenario, []byte, error) {
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("scenario: %w", err)}
 	}
-	sc, err := loadtest.Parse(o.File, data, loadtest.LoadOptions{Vars: vars, Secrets: func(ref string) (string, error) {
-		return checklist.ResolveSecret(ref)
-	}, SecretRefs: secrets})
+	sc, err := loadtest.Parse(o.File, data, loadtest.LoadOptions{Vars: vars, Secrets: secretref.Resolve, SecretRefs: secrets})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/prfhq/prf/internal/loadtest"
+	"github.com/prfhq/prf/internal/secretref"
 	"github.com/prfhq/prf/internal/yamlx"
 )
 
@@ -73,7 +74,7 @@ func probeLoadTest(ctx context.Context, env Env, s *LoadTestSpec) (loadtest.Summ
 	sc := s.Scenario
 	if sc == nil {
 		var err error
-		sc, err = s.load(resolveSecretRef)
+		sc, err = s.load(secretref.Resolve)
 		if err != nil {
 			return loadtest.Summary{}, err
 		}
@@ -98,28 +99,4 @@ func probeLoadTest(ctx context.Context, env Env, s *LoadTestSpec) (loadtest.Summ
 		return *sum, fmt.Errorf("load test cut short after %.1fs: %w", sum.DurationS, err)
 	}
 	return *sum, nil
-}
-
-// resolveSecretRef resolves a scenario file's own secret references
-// (env:NAME or file:PATH) at run time.
-func resolveSecretRef(ref string) (string, error) {
-	scheme, rest, ok := strings.Cut(ref, ":")
-	if !ok || rest == "" {
-		return "", fmt.Errorf("secret reference %q: want env:NAME or file:PATH", ref)
-	}
-	switch scheme {
-	case "env":
-		v := os.Getenv(rest)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", rest)
-		}
-		return v, nil
-	case "file":
-		b, err := os.ReadFile(rest)
-		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	}
-	return "", fmt.Errorf("secret reference %q: unknown scheme %q", ref, scheme)
 }
