@@ -13,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/audit"
 	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/report"
 	"github.com/prfhq/prf/internal/runner"
+	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
 )
 
@@ -190,7 +192,18 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 			}
 		}
 	}
+	if ropts.RunID == "" {
+		ropts.RunID = runner.NewRunID(time.Now())
+	}
+	auditRun(ctx, d, st, audit.KindRunStarted, map[string]any{"run": ropts.RunID, "checklist": cl.Name, "checklist_sha256": cl.Digest})
 	run, runErr := runner.Run(ctx, cl, st, ropts)
+	if run != nil {
+		payload := map[string]any{"run": run.ID, "state": run.State, "verdict": run.Verdict, "summary": run.Summary}
+		if rs, err := st.Results(context.WithoutCancel(ctx), run.ID); err == nil {
+			payload["results_sha256"] = signoff.ResultsDigest(rs)
+		}
+		auditRun(context.WithoutCancel(ctx), d, st, audit.KindRunFinished, payload)
+	}
 	if progress != nil {
 		progress.Done()
 	}
@@ -207,6 +220,24 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 		return errNotReady
 	}
 	return nil
+}
+
+// auditRun appends an automatic event, signed by the instance key kept
+// beside the database, to the store's audit log. A store without one (or a
+// failure) is reported, never fatal to the run.
+func auditRun(ctx context.Context, d *deps, st store.Store, kind string, payload any) {
+	as, ok := st.(audit.Store)
+	p, hasPath := st.(interface{ Path() string })
+	if !ok || !hasPath {
+		return
+	}
+	signer, _, err := audit.LoadOrCreateInstanceKey(filepath.Dir(p.Path()))
+	if err == nil {
+		_, err = audit.Append(ctx, as, signer, kind, payload)
+	}
+	if err != nil {
+		fmt.Fprintf(d.ErrOut, "prf: audit log: %s: %v\n", kind, err)
+	}
 }
 
 func countSelected(cl *checklist.Checklist, sel func(*checklist.Checkpoint) bool) int {

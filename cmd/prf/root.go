@@ -153,6 +153,11 @@ Start here:
 		newInitCmd(d),
 		newCatalogCmd(d),
 		newLoadtestCmd(d, g),
+		newAuditCmd(d, g),
+		newIdentityCmd(d),
+		newAttestCmd(d, g),
+		newSignoffCmd(d, g),
+		newAuthorizeCmd(d, g),
 	)
 	return root
 }

@@ -115,6 +115,30 @@ func (r *Result) Blocks() bool {
 // Manual reports whether the checkpoint needs a person (no probe).
 func (r *Result) Manual() bool { return r.Kind == "" }
 
+// Attestation is an owner's signed word on a manual checkpoint of a run:
+// the result takes Status and Message; Statement is the signed statement
+// as it was signed (JSON), kept to be verified again.
+type Attestation struct {
+	RunID        string          `json:"run_id"`
+	CheckpointID string          `json:"checkpoint_id"`
+	Status       Status          `json:"status"`
+	Message      string          `json:"message,omitempty"`
+	Signer       string          `json:"signer"`
+	At           time.Time       `json:"at"`
+	Statement    json.RawMessage `json:"statement"`
+}
+
+// Signoff is a role's signed approval of a run's results as they were
+// (ResultsDigest); a later change of the results makes it stale.
+type Signoff struct {
+	RunID         string          `json:"run_id"`
+	Role          string          `json:"role"`
+	Signer        string          `json:"signer"`
+	ResultsDigest string          `json:"results_sha256"`
+	At            time.Time       `json:"at"`
+	Statement     json.RawMessage `json:"statement"`
+}
+
 // RunFilter narrows ListRuns.
 type RunFilter struct {
 	Checklist string

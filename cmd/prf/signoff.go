@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prfhq/prf/internal/audit"
+	"github.com/prfhq/prf/internal/signoff"
+	"github.com/prfhq/prf/internal/store"
+)
+
+// approvalStore is what attest, signoff and authorize need of the store.
+type approvalStore interface {
+	store.Store
+	audit.Store
+	Attest(ctx context.Context, a *store.Attestation) error
+	Attestations(ctx context.Context, runID string) ([]store.Attestation, error)
+	AddSignoff(ctx context.Context, s *store.Signoff) error
+	Signoffs(ctx context.Context, runID string) ([]store.Signoff, error)
+}
+
+// signerOpts are the flags that say who signs.
+type signerOpts struct {
+	As         string
+	Passphrase string
+	Trust      string
+}
+
+func (o *signerOpts) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.As, "as", "", "your identity (the email of a key made with 'prf identity new'; default: $PRF_IDENTITY, or the only key in the key dir)")
+	f.StringVar(&o.Passphrase, "passphrase", "", "reference to the key's passphrase, env:VAR or file:PATH, when it is encrypted")
+	f.StringVar(&o.Trust, "trust", defaultTrustFile, "trust file: the people, their roles and public keys")
+}
+
+// signer loads the trust file and the signer's key, and checks the key is
+// the one the trust file holds for that person.
+func (o *signerOpts) signer(d *deps) (*signoff.Trust, *signoff.Key, error) {
+	trust, err := signoff.LoadTrust(o.Trust)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, usagef("trust file %s: not found (create one with 'prf identity new ... --trust %s')", o.Trust, o.Trust)
+		}
+		return nil, nil, err
+	}
+	email := o.As
+	if email == "" {
+		email = d.Getenv("PRF_IDENTITY")
+	}
+	key, err := loadSigningKey(d, email, o.Passphrase)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, ok := trust.Person(key.Email)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is not in the trust file %s: add the public key there (prf identity show %s) and have it reviewed", key.Email, o.Trust, key.Email)
+	}
+	if pub, ok := trust.PublicKey(key.Email); !ok || !pub.Equal(key.Private.Public()) {
+		return nil, nil, fmt.Errorf("the trust file %s holds another public key for %s than your key", o.Trust, p.Email)
+	}
+	return trust, key, nil
+}
+
+func openApprovalStore(ctx context.Context, d *deps, g *globalOpts) (approvalStore, error) {
+	st, err := g.openStore(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	as, ok := st.(approvalStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("this store keeps no sign-offs")
+	}
+	return as, nil
+}
+
+// instanceSigner is PRF's own key, for automatic audit events.
+func instanceSigner(g *globalOpts, d *deps) (audit.Signer, error) {
+	s, _, err := audit.LoadOrCreateInstanceKey(filepath.Dir(g.dbPath(d)))
+	return s, err
+}
+
+func newAttestCmd(d *deps, g *globalOpts) *cobra.Command {
+	var so signerOpts
+	var evidence []string
+	var note string
+	var fail bool
+	cmd := &cobra.Command{
+		Use:   "attest RUN CHECKPOINT",
+		Short: "Attest a manual checkpoint of a run, signed, with evidence",
+		Long: `Attest a manual checkpoint: its owner says it holds (or, with --fail, that
+it does not), points at the evidence, and signs. The pending result becomes
+pass or fail; the signed statement is stored with the run and appended to
+the audit log. Only a person whose roles in the trust file include the
+checkpoint's owner may attest it.
+
+Evidence is a URL or a file; a file is stored by its SHA-256 digest beside
+the database (.prf/evidence/), and the statement signs the digest.
+
+An attestation changes the run's results: sign-offs made before it are
+stale and must be made again.`,
+		Example: `  prf attest last ops.runbook.reviewed --evidence https://wiki.example.com/runbook --note "reviewed with on-call"
+  prf attest 20261125-101500-3f9a1c sec.pentest.done --evidence pentest-2026.pdf --as alice@example.com`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			trust, key, err := so.signer(d)
+			if err != nil {
+				return err
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := resolveRun(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			results, err := st.Results(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			var res *store.Result
+			for i := range results {
+				if results[i].ID == args[1] {
+					res = &results[i]
+				}
+			}
+			if res == nil {
+				return usagef("run %s has no checkpoint %q", run.ID, args[1])
+			}
+			if !res.Manual() {
+				return usagef("checkpoint %s is automated (%s): its result comes from its probe, not from an attestation", res.ID, res.Kind)
+			}
+			if !trust.HasRole(key.Email, res.Owner) {
+				return usagef("%s may not attest %s: its owner is the %s, and the trust file gives %s the roles %s",
+					key.Email, res.ID, res.Owner, key.Email, strings.Join(personRoles(trust, key.Email), ", "))
+			}
+			body := signoff.AttestationBody{Run: run.ID, Checkpoint: res.ID, Status: string(store.StatusPass), Note: note}
+			if fail {
+				body.Status = string(store.StatusFail)
+			}
+			for _, e := range evidence {
+				ev, err := storeEvidence(filepath.Join(filepath.Dir(g.dbPath(d)), "evidence"), e)
+				if err != nil {
+					return err
+				}
+				body.Evidence = append(body.Evidence, ev)
+			}
+			now := time.Now().UTC()
+			stmt, err := signoff.SignStatement(key, signoff.KindAttestation, res.Owner, body, now)
+			if err != nil {
+				return err
+			}
+			raw, _ := json.Marshal(stmt)
+			status := store.StatusPass
+			msg := "attested by " + key.Email
+			if fail {
+				status = store.StatusFail
+				if res.Severity != "blocking" || res.Mode != "enforce" {
+					status = store.StatusWarn
+				}
+				msg = "attested failing by " + key.Email
+			}
+			if note != "" {
+				msg += ": " + note
+			}
+			before := signoff.ResultsDigest(results)
+			if err := st.Attest(ctx, &store.Attestation{RunID: run.ID, CheckpointID: res.ID, Status: status, Message: msg, Signer: key.Email, At: now, Statement: raw}); err != nil {
+				return err
+			}
+			if _, err := audit.Append(ctx, st, key, "attestation", stmt); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+			if err := markStale(ctx, d, g, st, run.ID, before); err != nil {
+				return err
+			}
+			fmt.Fprintf(d.Out, "%s %s: %s (signed by %s as %s)\n", run.ID, res.ID, status, key.Email, res.Owner)
+			return nil
+		},
+	}
+	so.flags(cmd)
+	cmd.Flags().StringArrayVar(&evidence, "evidence", nil, "a URL or a file that shows it (repeatable)")
+	cmd.Flags().StringVar(&note, "note", "", "what you checked")
+	cmd.Flags().BoolVar(&fail, "fail", false, "attest that the checkpoint does not hold")
+	return cmd
+}
+
+func personRoles(t *signoff.Trust, email string) []string {
+	if p, ok := t.Person(email); ok {
+		return p.Roles
+	}
+	return nil
+}
+
+// storeEvidence keeps a file by digest, or records a URL.
+func storeEvidence(dir, ref string) (signoff.Evidence, error) {
+	if strings.Contains(ref, "://") {
+		return signoff.Evidence{URL: ref}, nil
+	}
+	f, err := os.Open(ref)
+	if err != nil {
+		return signoff.Evidence{}, usagef("--evidence %s: %v (give a URL or a file)", ref, err)
+	}
+	defer f.Close()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return signoff.Evidence{}, err
+	}
+	tmp, err := os.CreateTemp(dir, ".incoming-*")
+	if err != nil {
+		return signoff.Evidence{}, err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return signoff.Evidence{}, err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, sum)); err != nil {
+		return signoff.Evidence{}, err
+	}
+	return signoff.Evidence{SHA256: sum, Name: filepath.Base(ref), Size: n}, nil
+}
+
+// markStale records, in the audit log, the sign-offs that a change of the
+// run's results (from digest before) made stale.
+func markStale(ctx context.Context, d *deps, g *globalOpts, st approvalStore, runID, before string) error {
+	sos, err := st.Signoffs(ctx, runID)
+	if err != nil {
+		return err
+	}
+	var stale []store.Signoff
+	for _, s := range sos {
+		if s.ResultsDigest == before {
+			stale = append(stale, s)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	inst, err := instanceSigner(g, d)
+	if err != nil {
+		return err
+	}
+	for _, s := range stale {
+		if _, err := audit.Append(ctx, st, inst, "signoff.stale", map[string]string{"run": runID, "role": s.Role, "signer": s.Signer, "results_sha256": s.ResultsDigest}); err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		fmt.Fprintf(d.ErrOut, "prf: the %s's sign-off by %s is now stale; it must be signed again\n", s.Role, s.Signer)
+	}
+	return nil
+}
+
+func newSignoffCmd(d *deps, g *globalOpts) *cobra.Command {
+	var so signerOpts
+	var role, artifact, exception string
+	cmd := &cobra.Command{
+		Use:   "signoff RUN --role ROLE --artifact DIGEST",
+		Short: "Sign off a run in one role of the approval matrix",
+		Long: `Sign off a run as one of the roles of the approval matrix (§9.1: Development
+Lead, Security Lead, DevOps Lead, SRE Lead, Compliance Officer, Product
+Owner). The signed statement binds the run, the SHA-256 of its results as
+they are now, the checklist's digest, the artifact to deploy (an image
+digest or a git commit) and the role. A later change of the results (an
+attestation) makes it stale.
+
+A run with a blocking checkpoint that does not pass (approvals aside) is
+refused, unless --exception says why this role signs anyway; the exception
+is part of what is signed and shows on the authorization.`,
+		Example: `  prf signoff last --role "Security Lead" --artifact sha256:4f1c...
+  prf signoff 20261125-101500-3f9a1c --role "SRE Lead" --artifact v1.4.2 --as bob@example.com`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if role == "" || artifact == "" {
+				return usagef("give --role and --artifact (the image digest or git commit to deploy)")
+			}
+			var approval *signoff.Approval
+			for i := range signoff.DefaultMatrix {
+				if strings.EqualFold(signoff.DefaultMatrix[i].Role, role) {
+					approval = &signoff.DefaultMatrix[i]
+				}
+			}
+			if approval == nil {
+				names := []string{}
+				for _, a := range signoff.DefaultMatrix {
+					names = append(names, a.Role)
+				}
+				return usagef("--role %q is not in the approval matrix (%s; the %s authorizes with prf authorize)", role, strings.Join(names, ", "), signoff.Authorizer)
+			}
+			trust, key, err := so.signer(d)
+			if err != nil {
+				return err
+			}
+			if !trust.HasRole(key.Email, approval.Role) {
+				return usagef("%s does not hold the role %s in %s", key.Email, approval.Role, so.Trust)
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := resolveRun(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			if run.State == store.RunRunning {
+				return usagef("run %s is still running", run.ID)
+			}
+			results, err := st.Results(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			if bl := signoff.Blocking(results); len(bl) > 0 && exception == "" {
+				ids := make([]string, len(bl))
+				for i, r := range bl {
+					ids[i] = r.ID + " (" + string(r.Status) + ")"
+				}
+				return fmt.Errorf("%w: run %s is not ready, %d blocking checkpoints: %s (sign anyway only with --exception \"why\")", errNotReady, run.ID, len(bl), strings.Join(ids, ", "))
+			}
+			digest := signoff.ResultsDigest(results)
+			body := signoff.SignoffBody{Run: run.ID, ResultsSHA256: digest, ChecklistSHA256: run.ChecklistDigest, Artifact: artifact, Exception: exception}
+			now := time.Now().UTC()
+			stmt, err := signoff.SignStatement(key, signoff.KindSignoff, approval.Role, body, now)
+			if err != nil {
+				return err
+			}
+			raw, _ := json.Marshal(stmt)
+			if err := st.AddSignoff(ctx, &store.Signoff{RunID: run.ID, Role: approval.Role, Signer: key.Email, ResultsDigest: digest, At: now, Statement: raw}); err != nil {
+				return err
+			}
+			if _, err := audit.Append(ctx, st, key, "signoff", stmt); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+			fmt.Fprintf(d.Out, "%s signed off by %s as %s (results %s…, artifact %s)\n", run.ID, key.Email, approval.Role, digest[:12], artifact)
+			return nil
+		},
+	}
+	so.flags(cmd)
+	cmd.Flags().StringVar(&role, "role", "", "the role you sign in (it must be yours in the trust file)")
+	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed: an image digest or a git commit")
+	cmd.Flags().StringVar(&exception, "exception", "", "sign a run that is not ready, saying why (signed, and shown on the authorization)")
+	return cmd
+}
+
+func newAuthorizeCmd(d *deps, g *globalOpts) *cobra.Command {
+	var so signerOpts
+	var artifact, out, format string
+	cmd := &cobra.Command{
+		Use:   "authorize RUN --artifact DIGEST",
+		Short: "Issue the Deployment Authorization (§9.2) when every gate holds",
+		Long: `Issue the Deployment Authorization for a run, signed by the CTO. It is
+issued only when every blocking checkpoint passes and every role of the
+approval matrix has a fresh sign-off for the same artifact; otherwise prf
+lists exactly what is missing and exits 1.
+
+The form (Markdown or JSON) carries the pre-deployment validation boxes
+derived from the run's results, the rollback boxes, every sign-off with its
+signature, and the CTO's signature over the whole form. 'prf authorize
+verify FILE.json' checks every signature against the trust file, offline.`,
+		Example: `  prf authorize last --artifact sha256:4f1c... --out authorization.json -o json
+  prf authorize verify authorization.json --trust .prf/trust.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if artifact == "" {
+				return usagef("give --artifact (the image digest or git commit to deploy)")
+			}
+			if format != "markdown" && format != "json" {
+				return usagef("-o %q: want markdown or json", format)
+			}
+			trust, key, err := so.signer(d)
+			if err != nil {
+				return err
+			}
+			if !trust.HasRole(key.Email, signoff.Authorizer) {
+				return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := resolveRun(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			results, err := st.Results(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			sos, err := st.Signoffs(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			standing := signoff.Evaluate(run.ID, results, sos, signoff.DefaultMatrix, trust)
+			for _, r := range standing.Roles {
+				if r.Fresh {
+					var b signoff.SignoffBody
+					if json.Unmarshal(r.Statement.Body, &b) == nil && b.Artifact != artifact {
+						standing.Missing = append(standing.Missing, fmt.Sprintf("the %s signed off artifact %s, not %s", r.Role, b.Artifact, artifact))
+					}
+				}
+			}
+			if len(standing.Missing) > 0 {
+				fmt.Fprintf(d.Out, "run %s cannot be authorized yet:\n", run.ID)
+				for _, m := range standing.Missing {
+					fmt.Fprintf(d.Out, "  - %s\n", m)
+				}
+				return errNotReady
+			}
+			now := time.Now().UTC()
+			form := signoff.NewForm(run, results, standing, artifact, now)
+			stmt, err := signoff.SignStatement(key, signoff.KindAuthorization, signoff.Authorizer,
+				signoff.AuthorizationBody{DeploymentID: form.DeploymentID, Run: run.ID, FormSHA256: form.FormSHA256()}, now)
+			if err != nil {
+				return err
+			}
+			auth := &signoff.Authorization{Form: *form, Authorization: stmt}
+			if _, err := audit.Append(ctx, st, key, "authorization", auth.Authorization); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+			return writeTo(d, out, func(w io.Writer) error {
+				if format == "json" {
+					return writeJSON(w, auth)
+				}
+				_, err := io.WriteString(w, auth.Markdown())
+				return err
+			})
+		},
+	}
+	so.flags(cmd)
+	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed; every sign-off must name the same")
+	cmd.Flags().StringVar(&out, "out", "", "write the form to this file")
+	cmd.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json (json can be verified with prf authorize verify)")
+	cmd.AddCommand(newAuthorizeVerifyCmd(d))
+	return cmd
+}
+
+func newAuthorizeVerifyCmd(d *deps) *cobra.Command {
+	var trustFile string
+	cmd := &cobra.Command{
+		Use:   "verify FILE.json",
+		Short: "Check every signature of an authorization against the trust file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			var a signoff.Authorization
+			if err := json.Unmarshal(b, &a); err != nil {
+				return usageError{fmt.Errorf("%s: not an authorization (JSON): %w", args[0], err)}
+			}
+			trust, err := signoff.LoadTrust(trustFile)
+			if err != nil {
+				return err
+			}
+			if errs := signoff.VerifyAuthorization(&a, trust); len(errs) > 0 {
+				fmt.Fprintf(d.Out, "%s: NOT VALID\n", args[0])
+				for _, e := range errs {
+					fmt.Fprintf(d.Out, "  - %v\n", e)
+				}
+				return errNotReady
+			}
+			fmt.Fprintf(d.Out, "%s: valid: deployment %s of %s, run %s, %d sign-offs and the %s's authorization by %s verify against %s\n",
+				args[0], a.DeploymentID, a.Artifact, a.Run, len(a.Signoffs), signoff.Authorizer, a.Authorization.Signer, trustFile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
+	return cmd
+}
