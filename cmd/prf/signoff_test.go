@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prfhq/prf/internal/signoff"
+)
+
+// The whole path of §6.1 and §9: a run with manual checkpoints, owners
+// attest them, the six roles sign off, the CTO authorizes, an auditor
+// verifies the form and the audit log offline; every refusal on the way.
+func TestAttestSignoffAuthorize(t *testing.T) {
+	e := newIdentityEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, ".prf", "prf.db")
+	addr := listen(t)
+	cl := writeFile(t, dir, "prf.yaml", `version: 1
+name: release
+checkpoints:
+`+tcpCheckpoint("svc.port", addr, "blocking")+`
+  - id: ops.runbook
+    title: runbook reviewed
+    domain: operations
+    owner: SRE Lead
+    manual: {evidence: the reviewed runbook}
+  - id: sec.pentest
+    title: pentest done
+    domain: security
+    owner: Security Lead
+    manual: {evidence: the pentest report}
+`)
+	people := map[string]string{}
+	for i, role := range append(roleNames(), signoff.Authorizer) {
+		email := string(rune('a'+i)) + "@example.com"
+		people[role] = email
+		if code, _, errOut := e.prf(t, "identity", "new", "--name", role+" person", "--email", email, "--role", role, "--trust", e.trust); code != 0 {
+			t.Fatalf("identity new %s: exit %d\n%s", role, code, errOut)
+		}
+	}
+	sre, sec, cto := people["SRE Lead"], people["Security Lead"], people[signoff.Authorizer]
+	code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl)
+	if code != 1 {
+		t.Fatalf("check with pending manual checkpoints: exit %d, want 1\n%s", code, errOut)
+	}
+	as := func(who string, args ...string) (int, string, string) {
+		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
+	}
+
+	// Not ready: a sign-off is refused, naming what blocks.
+	code, _, errOut = as(sre, "signoff", "last", "--role", "SRE Lead", "--artifact", "sha256:a1")
+	if code != 1 || !strings.Contains(errOut, "ops.runbook (pending)") {
+		t.Fatalf("sign-off of a run that is not ready: exit %d\n%s", code, errOut)
+	}
+	// Only the owner's role may attest.
+	code, _, errOut = as(sec, "attest", "last", "ops.runbook", "--evidence", "https://wiki.example.com/runbook")
+	if code != 2 || !strings.Contains(errOut, "its owner is the SRE Lead") {
+		t.Fatalf("attest by another role: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = as(sre, "attest", "last", "svc.port")
+	if code != 2 || !strings.Contains(errOut, "is automated") {
+		t.Fatalf("attest an automated checkpoint: exit %d\n%s", code, errOut)
+	}
+	evidence := writeFile(t, dir, "runbook.md", "# runbook\n")
+	if code, out, errOut := as(sre, "attest", "last", "ops.runbook", "--evidence", evidence, "--note", "reviewed with on-call"); code != 0 || !strings.Contains(out, "ops.runbook: pass") {
+		t.Fatalf("attest: exit %d\n%s%s", code, out, errOut)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, ".prf", "evidence", "*")); len(files) != 1 || len(filepath.Base(files[0])) != 64 {
+		t.Errorf("evidence stored by digest: %v", files)
+	}
+	if code, _, errOut := as(sec, "attest", "last", "sec.pentest", "--evidence", "https://example.com/pentest.pdf"); code != 0 {
+		t.Fatalf("attest pentest: exit %d\n%s", code, errOut)
+	}
+
+	// Authorization lists what is missing until every role signs.
+	code, out, _ := as(cto, "authorize", "last", "--artifact", "sha256:a1")
+	if code != 1 || !strings.Contains(out, "no sign-off by the Development Lead") {
+		t.Fatalf("authorize without sign-offs: exit %d\n%s", code, out)
+	}
+	for _, role := range roleNames() {
+		if code, out, errOut := as(people[role], "signoff", "last", "--role", role, "--artifact", "sha256:a1"); code != 0 {
+			t.Fatalf("signoff %s: exit %d\n%s%s", role, code, out, errOut)
+		}
+	}
+	if code, _, errOut := as(sre, "signoff", "last", "--role", "Security Lead", "--artifact", "sha256:a1"); code != 2 || !strings.Contains(errOut, "does not hold the role Security Lead") {
+		t.Errorf("sign-off in a role not held: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := as(sre, "authorize", "last", "--artifact", "sha256:a1"); code != 2 || !strings.Contains(errOut, "does not hold the role CTO") {
+		t.Errorf("authorize by a non-CTO: exit %d\n%s", code, errOut)
+	}
+	if code, out, _ := as(cto, "authorize", "last", "--artifact", "sha256:other"); code != 1 || !strings.Contains(out, "signed off artifact sha256:a1, not sha256:other") {
+		t.Errorf("authorize another artifact: exit %d\n%s", code, out)
+	}
+	form := filepath.Join(dir, "authorization.json")
+	if code, out, errOut := as(cto, "authorize", "last", "--artifact", "sha256:a1", "-o", "json", "--out", form); code != 0 {
+		t.Fatalf("authorize: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := e.prf(t, "authorize", "verify", form, "--trust", e.trust); code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	var a signoff.Authorization
+	b, _ := os.ReadFile(form)
+	json.Unmarshal(b, &a)
+	if len(a.Signoffs) != 6 || a.Authorization.Signer != cto || !a.Validation[0].Checked {
+		t.Errorf("form: %d sign-offs, signer %s, boxes %+v", len(a.Signoffs), a.Authorization.Signer, a.Validation)
+	}
+	tampered := writeFile(t, dir, "tampered.json", strings.Replace(string(b), "sha256:a1", "sha256:evil", 1))
+	if code, out, _ := e.prf(t, "authorize", "verify", tampered, "--trust", e.trust); code != 1 || !strings.Contains(out, "NOT VALID") {
+		t.Errorf("tampered form: exit %d\n%s", code, out)
+	}
+
+	// A new attestation changes the results: every sign-off goes stale.
+	if code, _, errOut := as(sre, "attest", "last", "ops.runbook", "--fail", "--note", "runbook outdated"); code != 0 || !strings.Contains(errOut, "is now stale") {
+		t.Fatalf("re-attest: exit %d\n%s", code, errOut)
+	}
+	if code, out, _ := as(cto, "authorize", "last", "--artifact", "sha256:a1"); code != 1 || !strings.Contains(out, "stale") || !strings.Contains(out, "ops.runbook is fail") {
+		t.Errorf("authorize after a change: exit %d\n%s", code, out)
+	}
+
+	// The audit log holds every step and verifies with the trust file.
+	code, out, errOut = e.prf(t, "audit", "verify", "--db", db, "--trust", e.trust)
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out, errOut)
+	}
+	exp := filepath.Join(dir, "audit.jsonl")
+	if code, _, errOut := e.prf(t, "audit", "export", "--db", db, "--out", exp); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	log, _ := os.ReadFile(exp)
+	for _, kind := range []string{`"kind":"run.started"`, `"kind":"run.finished"`, `"kind":"attestation"`, `"kind":"signoff"`, `"kind":"authorization"`, `"kind":"signoff.stale"`} {
+		if !strings.Contains(string(log), kind) {
+			t.Errorf("audit log lacks %s", kind)
+		}
+	}
+	// Without the people's keys their entries do not verify.
+	if code, out, _ := e.prf(t, "audit", "verify", "--file", exp, "--keys", filepath.Join(dir, ".prf", "instance.pub"), "--trust", filepath.Join(dir, "empty-trust.yaml")); code != 2 {
+		t.Errorf("missing trust file: exit %d\n%s", code, out)
+	}
+}
+
+func roleNames() []string {
+	var rs []string
+	for _, a := range signoff.DefaultMatrix {
+		rs = append(rs, a.Role)
+	}
+	return rs
+}
