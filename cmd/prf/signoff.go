@@ -332,7 +332,8 @@ is part of what is signed and shows on the authorization.`,
 				for i, r := range bl {
 					ids[i] = r.ID + " (" + string(r.Status) + ")"
 				}
-				return fmt.Errorf("%w: run %s is not ready, %d blocking checkpoints: %s (sign anyway only with --exception \"why\")", errNotReady, run.ID, len(bl), strings.Join(ids, ", "))
+				fmt.Fprintf(d.ErrOut, "prf: run %s is not ready, %d blocking checkpoints: %s (sign anyway only with --exception \"why\")\n", run.ID, len(bl), strings.Join(ids, ", "))
+				return errNotReady
 			}
 			digest := signoff.ResultsDigest(results)
 			body := signoff.SignoffBody{Run: run.ID, ResultsSHA256: digest, ChecklistSHA256: run.ChecklistDigest, Artifact: artifact, Exception: exception}
