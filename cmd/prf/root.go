@@ -99,7 +99,7 @@ func execute(ctx context.Context, d *deps, args []string) int {
 	root.SetErr(d.ErrOut)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
-	if err != nil && err != errNotReady { // a wrapped errNotReady carries a message to show
+	if err != nil && !errors.Is(err, errNotReady) {
 		if code == exitInterrupted {
 			fmt.Fprintln(d.ErrOut, "prf: interrupted")
 		} else {
