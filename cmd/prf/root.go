@@ -158,6 +158,7 @@ Start here:
 		newAttestCmd(d, g),
 		newSignoffCmd(d, g),
 		newAuthorizeCmd(d, g),
+		newOverrideCmd(d, g),
 	)
 	return root
 }

@@ -120,6 +120,29 @@ checkpoints:
 		t.Errorf("authorize after a change: exit %d\n%s", code, out)
 	}
 
+	// The two-person rule: one signature is not enough, the same person
+	// twice is refused, a second person makes it effective.
+	code, out, errOut = as(sre, "override", "request", "rollback", "--run", "last", "--reason", "p99 4 s since the deploy")
+	if code != 0 || !strings.Contains(out, "not effective") {
+		t.Fatalf("override request: exit %d\n%s%s", code, out, errOut)
+	}
+	id := strings.Fields(out[strings.Index(out, "override approve ")+len("override approve "):])[0]
+	if code, out, _ := e.prf(t, "override", "status", id, "--db", db, "--trust", e.trust); code != 1 || !strings.Contains(out, "not effective") {
+		t.Errorf("status after one signature: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := as(sre, "override", "approve", id); code != 2 || !strings.Contains(out+errOut, "needs another person") {
+		t.Errorf("self-approval: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := as(sec, "override", "approve", id); code != 2 || !strings.Contains(errOut, "none of the override roles") {
+		t.Errorf("approval by a role outside the policy: exit %d\n%s", code, errOut)
+	}
+	if code, out, errOut := as(cto, "override", "approve", id); code != 0 || !strings.Contains(out, "EFFECTIVE") {
+		t.Fatalf("second person: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := e.prf(t, "override", "status", id, "--db", db, "--trust", e.trust); code != 0 || !strings.Contains(out, "EFFECTIVE") {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+
 	// The audit log holds every step and verifies with the trust file.
 	code, out, errOut = e.prf(t, "audit", "verify", "--db", db, "--trust", e.trust)
 	if code != 0 || !strings.Contains(out, "OK") {
@@ -130,7 +153,7 @@ checkpoints:
 		t.Fatalf("export: %s", errOut)
 	}
 	log, _ := os.ReadFile(exp)
-	for _, kind := range []string{`"kind":"run.started"`, `"kind":"run.finished"`, `"kind":"attestation"`, `"kind":"signoff"`, `"kind":"authorization"`, `"kind":"signoff.stale"`} {
+	for _, kind := range []string{`"kind":"run.started"`, `"kind":"run.finished"`, `"kind":"attestation"`, `"kind":"signoff"`, `"kind":"authorization"`, `"kind":"signoff.stale"`, `"kind":"override"`} {
 		if !strings.Contains(string(log), kind) {
 			t.Errorf("audit log lacks %s", kind)
 		}

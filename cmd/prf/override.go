@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prfhq/prf/internal/audit"
+	"github.com/prfhq/prf/internal/signoff"
+)
+
+func newOverrideCmd(d *deps, g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "override",
+		Short: "Emergency actions under the two-person rule (request, approve, status)",
+		Long: `An emergency action (a rollback, a deployment outside the gates) is
+allowed only when two different people, each holding one of the override
+roles (SRE Lead, DevOps Lead, CTO), have signed it within 30 minutes of the
+request. There is no approval code to know: each step is a signed statement
+in the audit log, which is where 'status' (and, later, rollback) reads it.`,
+		Example: `  prf override request rollback --run last --reason "p99 4 s since the deploy" --as sre@example.com
+  prf override approve 9f2c41d0a7e3b5c1 --as cto@example.com
+  prf override status 9f2c41d0a7e3b5c1`,
+	}
+	cmd.AddCommand(newOverrideRequestCmd(d, g), newOverrideApproveCmd(d, g), newOverrideStatusCmd(d, g))
+	return cmd
+}
+
+// overrideRole is the role a person signs an override in: --role, else
+// the first override role the trust file gives them.
+func overrideRole(trust *signoff.Trust, email, role string) (string, error) {
+	p := signoff.DefaultOverridePolicy
+	if role != "" {
+		if !trust.HasRole(email, role) {
+			return "", usagef("%s does not hold the role %s", email, role)
+		}
+		return role, nil
+	}
+	for _, r := range p.Roles {
+		if trust.HasRole(email, r) {
+			return r, nil
+		}
+	}
+	return "", usagef("%s holds none of the override roles (%s)", email, strings.Join(p.Roles, ", "))
+}
+
+// overrideStatements reads the statements of one override from the log.
+func overrideStatements(ctx context.Context, st audit.Store, id string) ([]*signoff.Statement, error) {
+	var out []*signoff.Statement
+	err := st.AuditEntries(ctx, func(e audit.Entry) error {
+		if e.Kind != audit.KindOverride {
+			return nil
+		}
+		var s signoff.Statement
+		if json.Unmarshal(e.Payload, &s) != nil {
+			return nil
+		}
+		var b signoff.OverrideBody
+		if json.Unmarshal(s.Body, &b) == nil && b.ID == id {
+			out = append(out, &s)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func printOverride(d *deps, st *signoff.OverrideState) {
+	fmt.Fprintf(d.Out, "override %s: %s", st.ID, st.Action)
+	if st.Run != "" {
+		fmt.Fprintf(d.Out, " of run %s", st.Run)
+	}
+	fmt.Fprintf(d.Out, "\n  reason: %s\n  signed by: %s\n", st.Reason, strings.Join(st.Signers, ", "))
+	p := signoff.DefaultOverridePolicy
+	if st.Effective {
+		fmt.Fprintf(d.Out, "  EFFECTIVE: %d people signed within %s\n", len(st.Signers), p.Window)
+	} else {
+		fmt.Fprintf(d.Out, "  not effective: needs %d more signature(s) from %s before %s\n", p.Required-len(st.Signers), strings.Join(p.Roles, ", "), st.Expires.Format(time.RFC3339))
+	}
+	for _, pr := range st.Problems {
+		fmt.Fprintf(d.Out, "  does not count: %s\n", pr)
+	}
+}
+
+func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
+	var so signerOpts
+	var reason, runArg, role string
+	cmd := &cobra.Command{
+		Use:   "request ACTION --reason WHY",
+		Short: "Request an emergency action; a second person must approve it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if strings.TrimSpace(reason) == "" {
+				return usagef("give --reason: it is signed and shown to whoever approves")
+			}
+			trust, key, err := so.signer(d)
+			if err != nil {
+				return err
+			}
+			if role, err = overrideRole(trust, key.Email, role); err != nil {
+				return err
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if runArg != "" {
+				run, err := resolveRun(ctx, st, runArg)
+				if err != nil {
+					return err
+				}
+				runArg = run.ID
+			}
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id := hex.EncodeToString(b[:])
+			stmt, err := signoff.SignStatement(key, signoff.KindOverride, role, signoff.OverrideBody{ID: id, Step: "request", Action: args[0], Reason: reason, Run: runArg}, time.Now())
+			if err != nil {
+				return err
+			}
+			if _, err := audit.Append(ctx, st, key, audit.KindOverride, stmt); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+			printOverride(d, signoff.EvaluateOverride(id, []*signoff.Statement{stmt}, trust, signoff.DefaultOverridePolicy))
+			fmt.Fprintf(d.Out, "  a second person approves with: prf override approve %s\n", id)
+			return nil
+		},
+	}
+	so.flags(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why (signed, and shown to whoever approves)")
+	cmd.Flags().StringVar(&runArg, "run", "", "the run it concerns (an id, a prefix or last)")
+	cmd.Flags().StringVar(&role, "role", "", "the override role you act in (default: the first you hold)")
+	return cmd
+}
+
+func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
+	var so signerOpts
+	var role string
+	cmd := &cobra.Command{
+		Use:   "approve ID",
+		Short: "Approve another person's emergency request (two-person rule)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			trust, key, err := so.signer(d)
+			if err != nil {
+				return err
+			}
+			if role, err = overrideRole(trust, key.Email, role); err != nil {
+				return err
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			stmts, err := overrideStatements(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			before := signoff.EvaluateOverride(args[0], stmts, trust, signoff.DefaultOverridePolicy)
+			if before.Action == "" {
+				return usagef("no override %s in the audit log", args[0])
+			}
+			stmt, err := signoff.SignStatement(key, signoff.KindOverride, role, signoff.OverrideBody{ID: args[0], Step: "approve", Action: before.Action, Reason: before.Reason, Run: before.Run}, time.Now())
+			if err != nil {
+				return err
+			}
+			after := signoff.EvaluateOverride(args[0], append(stmts, stmt), trust, signoff.DefaultOverridePolicy)
+			if len(after.Signers) == len(before.Signers) {
+				printOverride(d, after)
+				return usagef("your approval would not count (see above)")
+			}
+			if _, err := audit.Append(ctx, st, key, audit.KindOverride, stmt); err != nil {
+				return fmt.Errorf("audit log: %w", err)
+			}
+			printOverride(d, after)
+			return nil
+		},
+	}
+	so.flags(cmd)
+	cmd.Flags().StringVar(&role, "role", "", "the override role you act in (default: the first you hold)")
+	return cmd
+}
+
+func newOverrideStatusCmd(d *deps, g *globalOpts) *cobra.Command {
+	var trustFile string
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Whether an emergency override is in effect (exit 0) or not (exit 1)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			trust, err := signoff.LoadTrust(trustFile)
+			if err != nil {
+				return err
+			}
+			st, err := openApprovalStore(ctx, d, g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			stmts, err := overrideStatements(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			s := signoff.EvaluateOverride(args[0], stmts, trust, signoff.DefaultOverridePolicy)
+			if s.Action == "" {
+				return usagef("no override %s in the audit log", args[0])
+			}
+			printOverride(d, s)
+			if !s.Effective {
+				return errNotReady
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
+	return cmd
+}
