@@ -106,7 +106,7 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			if role, err = overrideRole(trust, key.Email, role); err != nil {
 				return err
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
 			if role, err = overrideRole(trust, key.Email, role); err != nil {
 				return err
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}
@@ -202,7 +202,7 @@ func newOverrideStatusCmd(d *deps, g *globalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,49 @@ func (o *signerOpts) signer(d *deps) (*signoff.Trust, *signoff.Key, error) {
 	return trust, key, nil
 }
 
-func openApprovalStore(ctx context.Context, d *deps, g *globalOpts) (approvalStore, error) {
+// noteTrust appends a trust.changed event, signed by the instance key,
+// when the trust file differs from the one the log last recorded: who
+// could sign what, and from when, is part of the record.
+func noteTrust(ctx context.Context, d *deps, g *globalOpts, st approvalStore, trust *signoff.Trust) error {
+	last := ""
+	err := st.AuditEntries(ctx, func(e audit.Entry) error {
+		if e.Kind == audit.KindTrustChanged {
+			var p struct {
+				SHA256 string `json:"sha256"`
+			}
+			if json.Unmarshal(e.Payload, &p) == nil {
+				last = p.SHA256
+			}
+		}
+		return nil
+	})
+	if err != nil || last == trust.Digest {
+		return err
+	}
+	type person struct {
+		Email     string   `json:"email"`
+		Roles     []string `json:"roles"`
+		PublicKey string   `json:"public_key"`
+	}
+	payload := struct {
+		File   string   `json:"file"`
+		SHA256 string   `json:"sha256"`
+		People []person `json:"people"`
+	}{File: trust.File, SHA256: trust.Digest}
+	for _, p := range trust.People {
+		payload.People = append(payload.People, person{p.Email, p.Roles, p.PublicKey})
+	}
+	inst, err := instanceSigner(g, d)
+	if err != nil {
+		return err
+	}
+	_, err = audit.Append(ctx, st, inst, audit.KindTrustChanged, payload)
+	return err
+}
+
+// openApprovalStore opens the store and records the trust file in the
+// audit log if it changed since the log last saw it.
+func openApprovalStore(ctx context.Context, d *deps, g *globalOpts, trust *signoff.Trust) (approvalStore, error) {
 	st, err := g.openStore(ctx, d)
 	if err != nil {
 		return nil, err
@@ -81,6 +123,10 @@ func openApprovalStore(ctx context.Context, d *deps, g *globalOpts) (approvalSto
 	if !ok {
 		st.Close()
 		return nil, fmt.Errorf("this store keeps no sign-offs")
+	}
+	if err := noteTrust(ctx, d, g, as, trust); err != nil {
+		as.Close()
+		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	return as, nil
 }
@@ -119,7 +165,7 @@ stale and must be made again.`,
 			if err != nil {
 				return err
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}
@@ -311,7 +357,7 @@ is part of what is signed and shows on the authorization.`,
 			if !trust.HasRole(key.Email, approval.Role) {
 				return usagef("%s does not hold the role %s in %s", key.Email, approval.Role, so.Trust)
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}
@@ -357,6 +403,78 @@ is part of what is signed and shows on the authorization.`,
 	cmd.Flags().StringVar(&role, "role", "", "the role you sign in (it must be yours in the trust file)")
 	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed: an image digest or a git commit")
 	cmd.Flags().StringVar(&exception, "exception", "", "sign a run that is not ready, saying why (signed, and shown on the authorization)")
+	cmd.AddCommand(newSignoffStatusCmd(d, g))
+	return cmd
+}
+
+func newSignoffStatusCmd(d *deps, g *globalOpts) *cobra.Command {
+	var trustFile, format string
+	cmd := &cobra.Command{
+		Use:   "status RUN",
+		Short: "Each role's sign-off of a run: fresh, stale (the results changed since) or missing",
+		Long: `Show where a run stands against the approval matrix: for each role, who
+signed and when, and whether the sign-off is still fresh (the run's results
+are what was signed) or stale; the blocking checkpoints; and everything an
+authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if format != "text" && format != "json" {
+				return usagef("-o %q: want text or json", format)
+			}
+			trust, err := signoff.LoadTrust(trustFile)
+			if err != nil {
+				return err
+			}
+			st, err := openApprovalStore(ctx, d, g, trust)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := resolveRun(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			results, err := st.Results(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			sos, err := st.Signoffs(ctx, run.ID)
+			if err != nil {
+				return err
+			}
+			standing := signoff.Evaluate(run.ID, results, sos, signoff.DefaultMatrix, trust)
+			if format == "json" {
+				if err := writeJSON(d.Out, standing); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(d.Out, "run %s (results %s…)\n", run.ID, standing.ResultsSHA256[:12])
+				for _, r := range standing.Roles {
+					state := "missing"
+					switch {
+					case r.Fresh:
+						state = "signed by " + r.Signer + " at " + r.At.Format(time.RFC3339)
+					case r.Stale:
+						state = "STALE: signed by " + r.Signer + " at " + r.At.Format(time.RFC3339) + ", the results changed since"
+					}
+					fmt.Fprintf(d.Out, "  %-20s %s\n", r.Role, state)
+				}
+				if len(standing.Blocking) > 0 {
+					fmt.Fprintf(d.Out, "  blocking: %s\n", strings.Join(standing.Blocking, ", "))
+				}
+				if standing.Ready {
+					fmt.Fprintf(d.Out, "ready for the %s's authorization\n", signoff.Authorizer)
+				}
+			}
+			if !standing.Ready {
+				return errNotReady
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "text or json")
 	return cmd
 }
 
@@ -393,7 +511,7 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 			if !trust.HasRole(key.Email, signoff.Authorizer) {
 				return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
 			}
-			st, err := openApprovalStore(ctx, d, g)
+			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
 				return err
 			}

@@ -119,6 +119,9 @@ checkpoints:
 	if code, out, _ := as(cto, "authorize", "last", "--artifact", "sha256:a1"); code != 1 || !strings.Contains(out, "stale") || !strings.Contains(out, "ops.runbook is fail") {
 		t.Errorf("authorize after a change: exit %d\n%s", code, out)
 	}
+	if code, out, _ := e.prf(t, "signoff", "status", "last", "--db", db, "--trust", e.trust); code != 1 || strings.Count(out, "STALE") != 6 || !strings.Contains(out, "blocking: ops.runbook") {
+		t.Errorf("signoff status: exit %d\n%s", code, out)
+	}
 
 	// The two-person rule: one signature is not enough, the same person
 	// twice is refused, a second person makes it effective.
@@ -153,7 +156,7 @@ checkpoints:
 		t.Fatalf("export: %s", errOut)
 	}
 	log, _ := os.ReadFile(exp)
-	for _, kind := range []string{`"kind":"run.started"`, `"kind":"run.finished"`, `"kind":"attestation"`, `"kind":"signoff"`, `"kind":"authorization"`, `"kind":"signoff.stale"`, `"kind":"override"`} {
+	for _, kind := range []string{`"kind":"run.started"`, `"kind":"run.finished"`, `"kind":"attestation"`, `"kind":"signoff"`, `"kind":"authorization"`, `"kind":"signoff.stale"`, `"kind":"override"`, `"kind":"trust.changed"`} {
 		if !strings.Contains(string(log), kind) {
 			t.Errorf("audit log lacks %s", kind)
 		}
