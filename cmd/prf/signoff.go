@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prfhq/prf/internal/audit"
+	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
 )
@@ -35,6 +36,7 @@ type signerOpts struct {
 	As         string
 	Passphrase string
 	Trust      string
+	Checklist  string
 }
 
 func (o *signerOpts) flags(cmd *cobra.Command) {
@@ -42,6 +44,44 @@ func (o *signerOpts) flags(cmd *cobra.Command) {
 	f.StringVar(&o.As, "as", "", "your identity (the email of a key made with 'prf identity new'; default: $PRF_IDENTITY, or the only key in the key dir)")
 	f.StringVar(&o.Passphrase, "passphrase", "", "reference to the key's passphrase, env:VAR or file:PATH, when it is encrypted")
 	f.StringVar(&o.Trust, "trust", defaultTrustFile, "trust file: the people, their roles and public keys")
+}
+
+func (o *signerOpts) checklistFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Checklist, "file", "f", "", "the run's checklist, for its approval matrix (default: the file the run was checked from, if unchanged)")
+}
+
+// matrixFor is the approval matrix of the run's checklist: the file given
+// (which must be the one the run checked: same digest), else the run's own
+// checklist file while it is unchanged, else the document's §9.1 matrix.
+func matrixFor(run *store.Run, file string) ([]signoff.Approval, error) {
+	path := file
+	if path == "" {
+		path = run.ChecklistFile
+	}
+	if path == "" {
+		return signoff.DefaultMatrix, nil
+	}
+	cl, err := checklist.Load(path, checklist.Options{})
+	if err != nil {
+		if file == "" {
+			return signoff.DefaultMatrix, nil // moved or broken since: the default applies
+		}
+		return nil, err
+	}
+	if cl.Digest != run.ChecklistDigest {
+		if file == "" {
+			return signoff.DefaultMatrix, nil
+		}
+		return nil, usagef("%s is not the checklist run %s checked (its digest changed since)", file, run.ID)
+	}
+	if len(cl.Approvals) == 0 {
+		return signoff.DefaultMatrix, nil
+	}
+	m := make([]signoff.Approval, len(cl.Approvals))
+	for i, a := range cl.Approvals {
+		m[i] = signoff.Approval{Role: a.Role, Responsibility: a.Responsibility}
+	}
+	return m, nil
 }
 
 // signer loads the trust file and the signer's key, and checks the key is
@@ -337,25 +377,9 @@ is part of what is signed and shows on the authorization.`,
 			if role == "" || artifact == "" {
 				return usagef("give --role and --artifact (the image digest or git commit to deploy)")
 			}
-			var approval *signoff.Approval
-			for i := range signoff.DefaultMatrix {
-				if strings.EqualFold(signoff.DefaultMatrix[i].Role, role) {
-					approval = &signoff.DefaultMatrix[i]
-				}
-			}
-			if approval == nil {
-				names := []string{}
-				for _, a := range signoff.DefaultMatrix {
-					names = append(names, a.Role)
-				}
-				return usagef("--role %q is not in the approval matrix (%s; the %s authorizes with prf authorize)", role, strings.Join(names, ", "), signoff.Authorizer)
-			}
 			trust, key, err := so.signer(d)
 			if err != nil {
 				return err
-			}
-			if !trust.HasRole(key.Email, approval.Role) {
-				return usagef("%s does not hold the role %s in %s", key.Email, approval.Role, so.Trust)
 			}
 			st, err := openApprovalStore(ctx, d, g, trust)
 			if err != nil {
@@ -368,6 +392,26 @@ is part of what is signed and shows on the authorization.`,
 			}
 			if run.State == store.RunRunning {
 				return usagef("run %s is still running", run.ID)
+			}
+			matrix, err := matrixFor(run, so.Checklist)
+			if err != nil {
+				return err
+			}
+			var approval *signoff.Approval
+			for i := range matrix {
+				if strings.EqualFold(strings.Join(strings.Fields(matrix[i].Role), " "), strings.Join(strings.Fields(role), " ")) {
+					approval = &matrix[i]
+				}
+			}
+			if approval == nil {
+				names := []string{}
+				for _, a := range matrix {
+					names = append(names, a.Role)
+				}
+				return usagef("--role %q is not in the approval matrix of run %s (%s; the %s authorizes with prf authorize)", role, run.ID, strings.Join(names, ", "), signoff.Authorizer)
+			}
+			if !trust.HasRole(key.Email, approval.Role) {
+				return usagef("%s does not hold the role %s in %s", key.Email, approval.Role, so.Trust)
 			}
 			results, err := st.Results(ctx, run.ID)
 			if err != nil {
@@ -400,6 +444,7 @@ is part of what is signed and shows on the authorization.`,
 		},
 	}
 	so.flags(cmd)
+	so.checklistFlag(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "the role you sign in (it must be yours in the trust file)")
 	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed: an image digest or a git commit")
 	cmd.Flags().StringVar(&exception, "exception", "", "sign a run that is not ready, saying why (signed, and shown on the authorization)")
@@ -408,7 +453,7 @@ is part of what is signed and shows on the authorization.`,
 }
 
 func newSignoffStatusCmd(d *deps, g *globalOpts) *cobra.Command {
-	var trustFile, format string
+	var trustFile, format, file string
 	cmd := &cobra.Command{
 		Use:   "status RUN",
 		Short: "Each role's sign-off of a run: fresh, stale (the results changed since) or missing",
@@ -443,7 +488,11 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 			if err != nil {
 				return err
 			}
-			standing := signoff.Evaluate(run.ID, results, sos, signoff.DefaultMatrix, trust)
+			matrix, err := matrixFor(run, file)
+			if err != nil {
+				return err
+			}
+			standing := signoff.Evaluate(run.ID, results, sos, matrix, trust)
 			if format == "json" {
 				if err := writeJSON(d.Out, standing); err != nil {
 					return err
@@ -475,6 +524,7 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 	}
 	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "text or json")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the run's checklist, for its approval matrix (default: the file the run was checked from, if unchanged)")
 	return cmd
 }
 
@@ -528,7 +578,11 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 			if err != nil {
 				return err
 			}
-			standing := signoff.Evaluate(run.ID, results, sos, signoff.DefaultMatrix, trust)
+			matrix, err := matrixFor(run, so.Checklist)
+			if err != nil {
+				return err
+			}
+			standing := signoff.Evaluate(run.ID, results, sos, matrix, trust)
 			for _, r := range standing.Roles {
 				if r.Fresh {
 					var b signoff.SignoffBody
@@ -565,6 +619,7 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 		},
 	}
 	so.flags(cmd)
+	so.checklistFlag(cmd)
 	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed; every sign-off must name the same")
 	cmd.Flags().StringVar(&out, "out", "", "write the form to this file")
 	cmd.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json (json can be verified with prf authorize verify)")

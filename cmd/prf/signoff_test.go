@@ -174,3 +174,48 @@ func roleNames() []string {
 	}
 	return rs
 }
+
+// A checklist sets its own approval matrix; the run's checklist is the one
+// that counts, and a changed file is refused.
+func TestApprovalMatrixFromChecklist(t *testing.T) {
+	e := newIdentityEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, ".prf", "prf.db")
+	body := `version: 1
+name: small
+approvals:
+  - {role: SRE Lead, responsibility: on-call ready}
+  - {role: Product Owner, responsibility: accepted}
+checkpoints:
+` + tcpCheckpoint("svc.port", listen(t), "blocking")
+	cl := writeFile(t, dir, "prf.yaml", body)
+	people := map[string]string{}
+	for i, role := range []string{"SRE Lead", "Product Owner", "Security Lead", signoff.Authorizer} {
+		email := string(rune('a'+i)) + "@example.com"
+		people[role] = email
+		if code, _, errOut := e.prf(t, "identity", "new", "--name", "x", "--email", email, "--role", role, "--trust", e.trust); code != 0 {
+			t.Fatalf("identity new: %s", errOut)
+		}
+	}
+	if code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl); code != 0 {
+		t.Fatalf("check: exit %d\n%s", code, errOut)
+	}
+	as := func(who string, args ...string) (int, string, string) {
+		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
+	}
+	if code, _, errOut := as(people["Security Lead"], "signoff", "last", "--role", "Security Lead", "--artifact", "v1"); code != 2 || !strings.Contains(errOut, "not in the approval matrix") {
+		t.Errorf("a role outside the checklist's matrix: exit %d\n%s", code, errOut)
+	}
+	for _, role := range []string{"SRE Lead", "Product Owner"} {
+		if code, _, errOut := as(people[role], "signoff", "last", "--role", role, "--artifact", "v1"); code != 0 {
+			t.Fatalf("signoff %s: exit %d\n%s", role, code, errOut)
+		}
+	}
+	if code, out, errOut := as(people[signoff.Authorizer], "authorize", "last", "--artifact", "v1"); code != 0 || !strings.Contains(out, "2 of 2 roles signed off") {
+		t.Errorf("authorize with the checklist's matrix: exit %d\n%s%s", code, out, errOut)
+	}
+	changed := writeFile(t, dir, "other.yaml", strings.Replace(body, "name: small", "name: changed", 1))
+	if code, _, errOut := as(people[signoff.Authorizer], "authorize", "last", "--artifact", "v1", "-f", changed); code != 2 || !strings.Contains(errOut, "is not the checklist run") {
+		t.Errorf("-f with another checklist: exit %d\n%s", code, errOut)
+	}
+}

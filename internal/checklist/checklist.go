@@ -60,6 +60,7 @@ type Checklist struct {
 	Disable     []*Disable        `yaml:"disable" doc:"checkpoints (usually included ones) to leave out of runs, by id or by tag, each with the reason that reports show"`
 	Override    []*Override       `yaml:"override" doc:"changes to checkpoints (usually included ones) by id: severity, mode, owner, timeout, retries, expect"`
 	Checkpoints []*Checkpoint     `yaml:"checkpoints" doc:"the checkpoints"`
+	Approvals   []*Approval       `yaml:"approvals" doc:"the approval matrix: the roles whose fresh sign-off a run needs before the CTO's deployment authorization (default: the document's §9.1 roles; the last file that sets it wins)"`
 	Pos         Positions         `yaml:"-" json:"-"`
 
 	File   string `yaml:"-"` // where it was loaded from
@@ -69,6 +70,13 @@ type Checklist struct {
 	// included files first, with the comment written above each (for prf
 	// init and prf catalog show).
 	Decls []Decl `yaml:"-"`
+}
+
+// Approval is one row of the approval matrix (§9.1).
+type Approval struct {
+	Role           string    `yaml:"role" json:"role" doc:"a role of the trust file, e.g. Security Lead"`
+	Responsibility string    `yaml:"responsibility" json:"responsibility" doc:"what its sign-off vouches for"`
+	Pos            Positions `yaml:"-" json:"-"`
 }
 
 // Decl is one declared variable or secret.

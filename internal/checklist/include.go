@@ -197,6 +197,7 @@ func (l *loader) assemble(root *doc) *Checklist {
 	var cps []*Checkpoint
 	var disables []*Disable
 	var overrides []*Override
+	var approvals []*Approval
 	h := sha256.New()
 	var walk func(d *doc)
 	walk = func(d *doc) {
@@ -212,6 +213,9 @@ func (l *loader) assemble(root *doc) *Checklist {
 			cps = append(cps, sub.c.Checkpoints...)
 			disables = append(disables, sub.c.Disable...)
 			overrides = append(overrides, sub.c.Override...)
+			if len(sub.c.Approvals) > 0 {
+				approvals = sub.c.Approvals
+			}
 			sum := sha256.Sum256(sub.src.Data)
 			h.Write(sum[:])
 		}
@@ -235,6 +239,9 @@ func (l *loader) assemble(root *doc) *Checklist {
 	c.Checkpoints = append(cps, c.Checkpoints...)
 	c.Disable = append(disables, c.Disable...)
 	c.Override = append(overrides, c.Override...)
+	if len(c.Approvals) == 0 {
+		c.Approvals = approvals
+	}
 	return c
 }
 

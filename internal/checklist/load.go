@@ -79,6 +79,23 @@ var (
 
 func (l *loader) validate() {
 	c := l.c
+	seenRole := map[string]bool{}
+	for i, a := range c.Approvals {
+		if a == nil {
+			l.errAt(c.Pos.At("approvals"), "", fmt.Sprintf("approvals[%d]", i), "empty entry")
+			continue
+		}
+		role := strings.ToLower(strings.Join(strings.Fields(a.Role), " "))
+		switch {
+		case role == "":
+			l.errAt(a.Pos.At(""), "", fmt.Sprintf("approvals[%d].role", i), "is required")
+		case role == "cto":
+			l.errAt(a.Pos.At("role"), "", fmt.Sprintf("approvals[%d].role", i), "the CTO authorizes the deployment (prf authorize); leave it out of the approvals")
+		case seenRole[role]:
+			l.errAt(a.Pos.At("role"), "", fmt.Sprintf("approvals[%d].role", i), "duplicate role %q", a.Role)
+		}
+		seenRole[role] = true
+	}
 	for k, v := range l.opts.Vars {
 		c.Vars[k] = v
 	}
