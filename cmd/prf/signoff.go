@@ -79,7 +79,7 @@ func matrixFor(run *store.Run, file string) ([]signoff.Approval, error) {
 	}
 	m := make([]signoff.Approval, len(cl.Approvals))
 	for i, a := range cl.Approvals {
-		m[i] = signoff.Approval{Role: a.Role, Responsibility: a.Responsibility}
+		m[i] = signoff.Approval{Role: a.Role, Responsibility: a.Responsibility, AllowException: a.AllowException}
 	}
 	return m, nil
 }
@@ -367,8 +367,9 @@ digest or a git commit) and the role. A later change of the results (an
 attestation) makes it stale.
 
 A run with a blocking checkpoint that does not pass (approvals aside) is
-refused, unless --exception says why this role signs anyway; the exception
-is part of what is signed and shows on the authorization.`,
+refused. A role whose row of the checklist's approvals says
+allow_exception: true may sign anyway with --exception "why": the reason is
+part of what is signed and shows on the authorization.`,
 		Example: `  prf signoff last --role "Security Lead" --artifact sha256:4f1c...
   prf signoff 20261125-101500-3f9a1c --role "SRE Lead" --artifact v1.4.2 --as bob@example.com`,
 		Args: cobra.ExactArgs(1),
@@ -416,6 +417,9 @@ is part of what is signed and shows on the authorization.`,
 			results, err := st.Results(ctx, run.ID)
 			if err != nil {
 				return err
+			}
+			if exception != "" && !approval.AllowException {
+				return usagef("the %s may not sign off with an exception: the checklist's approvals do not allow it (allow_exception: true)", approval.Role)
 			}
 			if bl := signoff.Blocking(results); len(bl) > 0 && exception == "" {
 				ids := make([]string, len(bl))

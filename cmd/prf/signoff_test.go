@@ -203,6 +203,9 @@ checkpoints:
 	as := func(who string, args ...string) (int, string, string) {
 		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
 	}
+	if code, _, errOut := as(people["SRE Lead"], "signoff", "last", "--role", "SRE Lead", "--artifact", "v1", "--exception", "why not"); code != 2 || !strings.Contains(errOut, "may not sign off with an exception") {
+		t.Errorf("an exception the matrix does not allow: exit %d\n%s", code, errOut)
+	}
 	if code, _, errOut := as(people["Security Lead"], "signoff", "last", "--role", "Security Lead", "--artifact", "v1"); code != 2 || !strings.Contains(errOut, "not in the approval matrix") {
 		t.Errorf("a role outside the checklist's matrix: exit %d\n%s", code, errOut)
 	}

@@ -76,6 +76,7 @@ type Checklist struct {
 type Approval struct {
 	Role           string    `yaml:"role" json:"role" doc:"a role of the trust file, e.g. Security Lead"`
 	Responsibility string    `yaml:"responsibility" json:"responsibility" doc:"what its sign-off vouches for"`
+	AllowException bool      `yaml:"allow_exception" json:"allow_exception,omitempty" doc:"this role may sign off a run that is not ready, with a written reason (prf signoff --exception)"`
 	Pos            Positions `yaml:"-" json:"-"`
 }
 

@@ -17,17 +17,20 @@ import (
 type Approval struct {
 	Role           string `yaml:"role" json:"role"`
 	Responsibility string `yaml:"responsibility" json:"responsibility"`
+	// AllowException lets the role sign off a run that is not ready, with
+	// a written reason that is signed and shown on the authorization.
+	AllowException bool `yaml:"allow_exception" json:"allow_exception,omitempty"`
 }
 
 // DefaultMatrix is the document's §9.1 matrix; the CTO's approval is the
 // deployment authorization itself.
 var DefaultMatrix = []Approval{
-	{"Development Lead", "Code quality and functionality"},
-	{"Security Lead", "Security compliance and validation"},
-	{"DevOps Lead", "Infrastructure and deployment readiness"},
-	{"SRE Lead", "Monitoring and operational readiness"},
-	{"Compliance Officer", "Regulatory compliance validation"},
-	{"Product Owner", "Business requirements and acceptance"},
+	{Role: "Development Lead", Responsibility: "Code quality and functionality"},
+	{Role: "Security Lead", Responsibility: "Security compliance and validation"},
+	{Role: "DevOps Lead", Responsibility: "Infrastructure and deployment readiness"},
+	{Role: "SRE Lead", Responsibility: "Monitoring and operational readiness"},
+	{Role: "Compliance Officer", Responsibility: "Regulatory compliance validation"},
+	{Role: "Product Owner", Responsibility: "Business requirements and acceptance"},
 }
 
 // Authorizer is the role that issues the deployment authorization.
@@ -331,9 +334,11 @@ func (a *Authorization) Markdown() string {
 	for _, x := range a.Rollback {
 		box(x)
 	}
-	b.WriteString("\n## Sign-offs\n\n| Role | Signer | Signed at |\n|---|---|---|\n")
+	b.WriteString("\n## Sign-offs\n\n| Role | Signer | Signed at | Exception |\n|---|---|---|---|\n")
 	for _, s := range a.Signoffs {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.Role, s.Signer, s.Time.UTC().Format(time.RFC3339))
+		var body SignoffBody
+		_ = json.Unmarshal(s.Body, &body)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Role, s.Signer, s.Time.UTC().Format(time.RFC3339), body.Exception)
 	}
 	if a.Authorization != nil {
 		fmt.Fprintf(&b, "\n## Final Authorization\n\nAuthorized by %s (%s) at %s. Signature (Ed25519): `%s`\n\nVerify offline with `prf authorize verify FILE.json`.\n",
