@@ -222,3 +222,44 @@ checkpoints:
 		t.Errorf("-f with another checklist: exit %d\n%s", code, errOut)
 	}
 }
+
+// A role whose approvals row allows it may sign a run that is not ready,
+// with a reason; another role may not; the authorization still waits for
+// the blocking checkpoint.
+func TestSignoffException(t *testing.T) {
+	e := newIdentityEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, ".prf", "prf.db")
+	cl := writeFile(t, dir, "prf.yaml", `version: 1
+name: exc
+approvals:
+  - {role: SRE Lead, allow_exception: true}
+  - {role: Product Owner}
+checkpoints:
+  - {id: ops.drill, title: drill, domain: operations, owner: SRE Lead, manual: {evidence: the drill report}}
+`)
+	people := map[string]string{}
+	for i, role := range []string{"SRE Lead", "Product Owner", signoff.Authorizer} {
+		email := string(rune('a'+i)) + "@example.com"
+		people[role] = email
+		if code, _, errOut := e.prf(t, "identity", "new", "--name", "x", "--email", email, "--role", role, "--trust", e.trust); code != 0 {
+			t.Fatalf("identity new: %s", errOut)
+		}
+	}
+	e.prf(t, "check", "-q", "--db", db, "-f", cl)
+	as := func(who string, args ...string) (int, string, string) {
+		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
+	}
+	if code, out, errOut := as(people["SRE Lead"], "signoff", "last", "--role", "SRE Lead", "--artifact", "v1", "--exception", "drill moved to Friday"); code != 0 {
+		t.Fatalf("allowed exception: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := as(people["Product Owner"], "signoff", "last", "--role", "Product Owner", "--artifact", "v1", "--exception", "ship it"); code != 2 || !strings.Contains(errOut, "may not sign off with an exception") {
+		t.Errorf("exception not allowed: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := as(people["Product Owner"], "signoff", "last", "--role", "Product Owner", "--artifact", "v1"); code != 1 || !strings.Contains(errOut, "not ready") {
+		t.Errorf("not ready: exit %d\n%s", code, errOut)
+	}
+	if code, out, _ := as(people[signoff.Authorizer], "authorize", "last", "--artifact", "v1"); code != 1 || !strings.Contains(out, "ops.drill is pending") {
+		t.Errorf("authorize with a blocking checkpoint: exit %d\n%s", code, out)
+	}
+}
