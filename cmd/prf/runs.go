@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prfhq/prf/internal/report"
+	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
 )
 
@@ -116,7 +117,13 @@ func newRunsShowCmd(d *deps, g *globalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeStoredReport(ctx, d, st, run.ID, f, out)
+			if err := writeStoredReport(ctx, d, st, run.ID, f, out); err != nil {
+				return err
+			}
+			if (format == "table" || format == "markdown") && (out == "" || out == "-") {
+				return writeSignoffs(ctx, d, st, run.ID)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
@@ -152,4 +159,34 @@ func newRunsDiffCmd(d *deps, g *globalOpts) *cobra.Command {
 			return report.RunDiff(d.Out, reps[0], reps[1])
 		},
 	}
+}
+
+// writeSignoffs adds the run's sign-offs to a report: who signed in which
+// role, and whether the results are still what they signed (fresh) or
+// changed since (stale). prf signoff status also verifies the signatures.
+func writeSignoffs(ctx context.Context, d *deps, st store.Store, runID string) error {
+	ss, ok := st.(interface {
+		Signoffs(ctx context.Context, runID string) ([]store.Signoff, error)
+	})
+	if !ok {
+		return nil
+	}
+	sos, err := ss.Signoffs(ctx, runID)
+	if err != nil || len(sos) == 0 {
+		return err
+	}
+	results, err := st.Results(ctx, runID)
+	if err != nil {
+		return err
+	}
+	digest := signoff.ResultsDigest(results)
+	fmt.Fprintf(d.Out, "\nSign-offs (signatures: prf signoff status %s):\n", runID)
+	for _, s := range sos {
+		state := "fresh"
+		if s.ResultsDigest != digest {
+			state = "STALE: the results changed since"
+		}
+		fmt.Fprintf(d.Out, "  %-20s %-28s %s  %s\n", s.Role, s.Signer, s.At.UTC().Format(time.RFC3339), state)
+	}
+	return nil
 }

@@ -122,6 +122,9 @@ checkpoints:
 	if code, out, _ := e.prf(t, "signoff", "status", "last", "--db", db, "--trust", e.trust); code != 1 || strings.Count(out, "STALE") != 6 || !strings.Contains(out, "blocking: ops.runbook") {
 		t.Errorf("signoff status: exit %d\n%s", code, out)
 	}
+	if code, out, _ := e.prf(t, "runs", "show", "last", "--db", db); code != 0 || strings.Count(out, "STALE: the results changed since") != 6 {
+		t.Errorf("runs show: exit %d\n%s", code, out)
+	}
 
 	// The two-person rule: one signature is not enough, the same person
 	// twice is refused, a second person makes it effective.
