@@ -266,3 +266,52 @@ checkpoints:
 		t.Errorf("authorize with a blocking checkpoint: exit %d\n%s", code, out)
 	}
 }
+
+// A person removed from the trust file (or whose key was rotated) still
+// verifies for the entries signed before: the log's own trust.changed
+// entries, signed by the instance key, hold the keys of the time. A key
+// that never was in the log's history does not.
+func TestAuditKeyHistory(t *testing.T) {
+	e := newIdentityEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, ".prf", "prf.db")
+	cl := writeFile(t, dir, "prf.yaml", "version: 1\nname: h\ncheckpoints:\n  - {id: ops.a, title: a, domain: operations, owner: SRE Lead, manual: {evidence: x}}\n")
+	for _, p := range [][2]string{{"old@example.com", "SRE Lead"}, {"new@example.com", "SRE Lead"}} {
+		if code, _, errOut := e.prf(t, "identity", "new", "--name", "x", "--email", p[0], "--role", p[1], "--trust", e.trust); code != 0 {
+			t.Fatalf("identity new: %s", errOut)
+		}
+	}
+	e.prf(t, "check", "-q", "--db", db, "-f", cl)
+	if code, _, errOut := e.prf(t, "attest", "last", "ops.a", "--db", db, "--trust", e.trust, "--as", "old@example.com"); code != 0 {
+		t.Fatalf("attest: %s", errOut)
+	}
+	// old@ leaves: the trust file no longer holds their key.
+	b, _ := os.ReadFile(e.trust)
+	var kept []string
+	skip := false
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "- name:") || strings.HasPrefix(strings.TrimSpace(l), "- email:") {
+			skip = false
+		}
+		if strings.Contains(l, "old@example.com") {
+			skip = true
+			// drop this person's block, which starts one line up
+			if n := len(kept); n > 0 && strings.HasPrefix(strings.TrimSpace(kept[n-1]), "- ") {
+				kept = kept[:n-1]
+			}
+		}
+		if !skip {
+			kept = append(kept, l)
+		}
+	}
+	os.WriteFile(e.trust, []byte(strings.Join(kept, "")), 0o644)
+	if _, err := signoff.LoadTrust(e.trust); err != nil || strings.Contains(strings.Join(kept, ""), "old@example.com") {
+		t.Fatalf("trust file after removal: %v\n%s", err, strings.Join(kept, ""))
+	}
+	if code, _, errOut := e.prf(t, "attest", "last", "ops.a", "--db", db, "--trust", e.trust, "--as", "new@example.com", "--note", "again"); code != 0 {
+		t.Fatalf("attest by new: %s", errOut)
+	}
+	if code, out, errOut := e.prf(t, "audit", "verify", "--db", db, "--trust", e.trust); code != 0 || !strings.Contains(out, "OK") {
+		t.Errorf("verify after a person left: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -27,7 +27,7 @@ const (
 // "prf-instance:" and the first 16 hex digits of the SHA-256 of the key.
 func InstanceKeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
-	return "prf-instance:" + hex.EncodeToString(sum[:8])
+	return instancePrefix + hex.EncodeToString(sum[:8])
 }
 
 // LoadOrCreateInstanceKey returns PRF's own signer, for automatic events,
@@ -259,3 +259,6 @@ func (ks *KeySet) LoadInstancePub(path string) (string, error) {
 	id := InstanceKeyID(pub)
 	return id, ks.Add(id, pub)
 }
+
+// instancePrefix starts the key id of every PRF instance key.
+const instancePrefix = "prf-instance:"

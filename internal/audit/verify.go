@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +141,10 @@ func newVerifier(keys Keys, anchor string) *verifier {
 type verifier struct {
 	keys   Keys
 	anchor string
+	// history: people's keys as the log's trust.changed entries (signed by
+	// an instance key) recorded them; they take precedence over keys, so
+	// an entry signed before a key was rotated or removed still verifies.
+	history map[string]ed25519.PublicKey
 
 	lastSeq  int64  // of the last entry whose chain checks passed
 	lastHash string // its hash
@@ -218,7 +223,10 @@ func (v *verifier) check(e *Entry) *Break {
 	if !isCompact(&v.scratch, e.Payload) {
 		return &Break{Seq: e.Seq, Reason: "payload is not compact JSON"}
 	}
-	pub, ok := v.keys.PublicKey(e.Actor)
+	pub, ok := v.history[e.Actor]
+	if !ok {
+		pub, ok = v.keys.PublicKey(e.Actor)
+	}
 	if !ok || len(pub) != ed25519.PublicKeySize {
 		return &Break{Seq: e.Seq, Reason: fmt.Sprintf("actor %q has no known public key", e.Actor)}
 	}
@@ -229,7 +237,34 @@ func (v *verifier) check(e *Entry) *Break {
 	v.batch = append(v.batch, sigJob{seq: e.Seq, hash: sum, hexh: e.Hash, pub: pub, sig: sig, actor: e.Actor})
 	v.lastSeq, v.lastHash = e.Seq, e.Hash
 	v.seen++
+	if e.Kind == KindTrustChanged && strings.HasPrefix(e.Actor, instancePrefix) {
+		// Its signature is checked with the batch; if it fails, the log
+		// breaks here, before any entry the keys it lists would admit.
+		v.recordTrust(e.Payload)
+	}
 	return nil
+}
+
+// recordTrust replaces the key history with the people a trust.changed
+// entry lists (email and "ed25519:<base64>" public key).
+func (v *verifier) recordTrust(payload []byte) {
+	var p struct {
+		People []struct {
+			Email     string `json:"email"`
+			PublicKey string `json:"public_key"`
+		} `json:"people"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return
+	}
+	h := map[string]ed25519.PublicKey{}
+	for _, person := range p.People {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(person.PublicKey, "ed25519:"))
+		if err == nil && len(raw) == ed25519.PublicKeySize && person.Email != "" {
+			h[person.Email] = ed25519.PublicKey(raw)
+		}
+	}
+	v.history = h
 }
 
 func missing(from, to int64) string {
