@@ -284,6 +284,19 @@ stale and must be made again.`,
 	return cmd
 }
 
+// attestApprovals passes the run's §9.1 approval checkpoints of role: a
+// sign-off (or the authorization) is their attestation, and the signed
+// statement is kept as such.
+func attestApprovals(ctx context.Context, st approvalStore, results []store.Result, role, signer string, stmt json.RawMessage, now time.Time) error {
+	for _, r := range signoff.ApprovalCheckpoints(results, role) {
+		if err := st.Attest(ctx, &store.Attestation{RunID: r.RunID, CheckpointID: r.ID, Status: store.StatusPass,
+			Message: "signed off by " + signer + " as " + role, Signer: signer, At: now, Statement: stmt}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func personRoles(t *signoff.Trust, email string) []string {
 	if p, ok := t.Person(email); ok {
 		return p.Roles
@@ -442,6 +455,9 @@ part of what is signed and shows on the authorization.`,
 			}
 			if _, err := audit.Append(ctx, st, key, "signoff", stmt); err != nil {
 				return fmt.Errorf("audit log: %w", err)
+			}
+			if err := attestApprovals(ctx, st, results, approval.Role, key.Email, raw, now); err != nil {
+				return err
 			}
 			fmt.Fprintf(d.Out, "%s signed off by %s as %s (results %s…, artifact %s)\n", run.ID, key.Email, approval.Role, digest[:12], artifact)
 			return nil
@@ -612,6 +628,10 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 			auth := &signoff.Authorization{Form: *form, Authorization: stmt}
 			if _, err := audit.Append(ctx, st, key, "authorization", auth.Authorization); err != nil {
 				return fmt.Errorf("audit log: %w", err)
+			}
+			raw, _ := json.Marshal(stmt)
+			if err := attestApprovals(ctx, st, results, signoff.Authorizer, key.Email, raw, now); err != nil {
+				return err
 			}
 			return writeTo(d, out, func(w io.Writer) error {
 				if format == "json" {

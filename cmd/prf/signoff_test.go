@@ -190,7 +190,11 @@ approvals:
   - {role: SRE Lead, responsibility: on-call ready}
   - {role: Product Owner, responsibility: accepted}
 checkpoints:
-` + tcpCheckpoint("svc.port", listen(t), "blocking")
+` + tcpCheckpoint("svc.port", listen(t), "blocking") + `
+  - {id: appr.sre, title: SRE approval, domain: approval, owner: SRE Lead, manual: {evidence: sign-off}}
+  - {id: appr.po, title: PO approval, domain: approval, owner: Product Owner, manual: {evidence: sign-off}}
+  - {id: appr.cto, title: CTO authorization, domain: approval, owner: CTO, manual: {evidence: authorization}}
+`
 	cl := writeFile(t, dir, "prf.yaml", body)
 	people := map[string]string{}
 	for i, role := range []string{"SRE Lead", "Product Owner", "Security Lead", signoff.Authorizer} {
@@ -200,8 +204,8 @@ checkpoints:
 			t.Fatalf("identity new: %s", errOut)
 		}
 	}
-	if code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl); code != 0 {
-		t.Fatalf("check: exit %d\n%s", code, errOut)
+	if code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl); code != 1 {
+		t.Fatalf("check with the approvals pending: exit %d, want 1\n%s", code, errOut)
 	}
 	as := func(who string, args ...string) (int, string, string) {
 		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
@@ -219,6 +223,11 @@ checkpoints:
 	}
 	if code, out, errOut := as(people[signoff.Authorizer], "authorize", "last", "--artifact", "v1"); code != 0 || !strings.Contains(out, "2 of 2 roles signed off") {
 		t.Errorf("authorize with the checklist's matrix: exit %d\n%s%s", code, out, errOut)
+	}
+	// The sign-offs and the authorization attested the approval
+	// checkpoints: the run is now ready.
+	if code, out, _ := e.prf(t, "runs", "show", "last", "--db", db, "-o", "json"); code != 0 || !strings.Contains(out, `"verdict": "ready"`) || strings.Contains(out, `"status": "pending"`) {
+		t.Errorf("after authorization: exit %d\n%s", code, out)
 	}
 	changed := writeFile(t, dir, "other.yaml", strings.Replace(body, "name: small", "name: changed", 1))
 	if code, _, errOut := as(people[signoff.Authorizer], "authorize", "last", "--artifact", "v1", "-f", changed); code != 2 || !strings.Contains(errOut, "is not the checklist run") {

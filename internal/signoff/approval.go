@@ -51,9 +51,11 @@ const ApprovalDomain = "approval"
 
 // ResultsDigest is the SHA-256 of a run's results as they stand: every
 // checkpoint's id, status and message, in id order. A re-run or a new
-// attestation changes it, which makes earlier sign-offs stale.
+// attestation changes it, which makes earlier sign-offs stale. The
+// approval checkpoints (§9.1) are left out: the sign-offs themselves
+// attest them.
 func ResultsDigest(results []store.Result) string {
-	rs := slices.Clone(results)
+	rs := slices.DeleteFunc(slices.Clone(results), func(r store.Result) bool { return r.Domain == ApprovalDomain })
 	slices.SortFunc(rs, func(a, b store.Result) int { return strings.Compare(a.ID, b.ID) })
 	h := sha256.New()
 	for _, r := range rs {
@@ -167,6 +169,18 @@ func Evaluate(runID string, results []store.Result, signoffs []store.Signoff, ma
 	}
 	st.Ready = len(st.Missing) == 0
 	return st
+}
+
+// ApprovalCheckpoints are the run's pending manual approval checkpoints
+// (domain approval) that a sign-off in role satisfies.
+func ApprovalCheckpoints(results []store.Result, role string) []store.Result {
+	var out []store.Result
+	for _, r := range results {
+		if r.Domain == ApprovalDomain && r.Manual() && r.Status != store.StatusPass && sameRole(r.Owner, role) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func sameRole(a, b string) bool {

@@ -101,7 +101,11 @@ func TestEvaluateAndAuthorize(t *testing.T) {
 	}
 	// A change of the results makes every sign-off stale.
 	rs2 := append([]store.Result(nil), rs...)
-	rs2[6].Status = store.StatusPass
+	rs2[6].Status = store.StatusPass // an approval checkpoint: not part of the digest
+	if ResultsDigest(rs2) != ResultsDigest(rs) {
+		t.Error("attesting an approval checkpoint changed the results digest")
+	}
+	rs2[5].Message = "re-run"
 	st2 := Evaluate(runID, rs2, sos, DefaultMatrix, tr)
 	if st2.Ready || !st2.Roles[0].Stale || !strings.Contains(strings.Join(st2.Missing, "\n"), "stale") {
 		t.Errorf("after a change: ready %v roles %+v", st2.Ready, st2.Roles[0])
