@@ -178,7 +178,13 @@ steps: [{path: /}]
 	if got := s.Iterations + s.DroppedIterations; got != 300 {
 		t.Errorf("scheduled %d iterations, want 300", got)
 	}
-	if s.Stages[0].Requests < 90 || s.Stages[0].Requests > 110 || s.Stages[1].Requests < 190 || s.Stages[1].Requests > 210 {
+	// Buckets end near the stage boundary, not on it: allow a few requests
+	// either side (more under -race, where the collector runs late).
+	slack := int64(10)
+	if raceEnabled {
+		slack = 40
+	}
+	if d0, d1 := s.Stages[0].Requests-100, s.Stages[1].Requests-200; d0 < -slack || d0 > slack || d1 < -slack || d1 > slack {
 		t.Errorf("per stage %d and %d, want about 100 and 200", s.Stages[0].Requests, s.Stages[1].Requests)
 	}
 }
