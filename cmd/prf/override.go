@@ -70,6 +70,20 @@ func overrideStatements(ctx context.Context, st audit.Store, id string) ([]*sign
 	return out, err
 }
 
+// loadOverride reads an override's statements from the log and applies
+// the policy to them; an id the log does not hold is a usage error.
+func loadOverride(ctx context.Context, st audit.Store, id string, trust *signoff.Trust) ([]*signoff.Statement, *signoff.OverrideState, error) {
+	stmts, err := overrideStatements(ctx, st, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := signoff.EvaluateOverride(id, stmts, trust, signoff.DefaultOverridePolicy)
+	if s.Action == "" {
+		return nil, nil, usagef("no override %s in the audit log", id)
+	}
+	return stmts, s, nil
+}
+
 func printOverride(d *deps, st *signoff.OverrideState) {
 	fmt.Fprintf(d.Out, "override %s: %s", st.ID, st.Action)
 	if st.Run != "" {
@@ -161,13 +175,9 @@ func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			stmts, err := overrideStatements(ctx, st, args[0])
+			stmts, before, err := loadOverride(ctx, st, args[0], trust)
 			if err != nil {
 				return err
-			}
-			before := signoff.EvaluateOverride(args[0], stmts, trust, signoff.DefaultOverridePolicy)
-			if before.Action == "" {
-				return usagef("no override %s in the audit log", args[0])
 			}
 			stmt, err := signoff.SignStatement(key, signoff.KindOverride, role, signoff.OverrideBody{ID: args[0], Step: "approve", Action: before.Action, Reason: before.Reason, Run: before.Run}, time.Now())
 			if err != nil {
@@ -207,13 +217,9 @@ func newOverrideStatusCmd(d *deps, g *globalOpts) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			stmts, err := overrideStatements(ctx, st, args[0])
+			_, s, err := loadOverride(ctx, st, args[0], trust)
 			if err != nil {
 				return err
-			}
-			s := signoff.EvaluateOverride(args[0], stmts, trust, signoff.DefaultOverridePolicy)
-			if s.Action == "" {
-				return usagef("no override %s in the audit log", args[0])
 			}
 			printOverride(d, s)
 			if !s.Effective {

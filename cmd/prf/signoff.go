@@ -472,6 +472,28 @@ part of what is signed and shows on the authorization.`,
 	return cmd
 }
 
+// runStanding loads a run, its results and sign-offs, and evaluates them
+// against the approval matrix of its checklist.
+func runStanding(ctx context.Context, st approvalStore, runArg, checklistFile string, trust *signoff.Trust) (*store.Run, []store.Result, *signoff.Standing, error) {
+	run, err := resolveRun(ctx, st, runArg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	results, err := st.Results(ctx, run.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sos, err := st.Signoffs(ctx, run.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	matrix, err := matrixFor(run, checklistFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return run, results, signoff.Evaluate(run.ID, results, sos, matrix, trust), nil
+}
+
 func newSignoffStatusCmd(d *deps, g *globalOpts) *cobra.Command {
 	var trustFile, format, file string
 	cmd := &cobra.Command{
@@ -496,23 +518,10 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 				return err
 			}
 			defer st.Close()
-			run, err := resolveRun(ctx, st, args[0])
+			run, _, standing, err := runStanding(ctx, st, args[0], file, trust)
 			if err != nil {
 				return err
 			}
-			results, err := st.Results(ctx, run.ID)
-			if err != nil {
-				return err
-			}
-			sos, err := st.Signoffs(ctx, run.ID)
-			if err != nil {
-				return err
-			}
-			matrix, err := matrixFor(run, file)
-			if err != nil {
-				return err
-			}
-			standing := signoff.Evaluate(run.ID, results, sos, matrix, trust)
 			if format == "json" {
 				if err := writeJSON(d.Out, standing); err != nil {
 					return err
@@ -586,23 +595,10 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 				return err
 			}
 			defer st.Close()
-			run, err := resolveRun(ctx, st, args[0])
+			run, results, standing, err := runStanding(ctx, st, args[0], so.Checklist, trust)
 			if err != nil {
 				return err
 			}
-			results, err := st.Results(ctx, run.ID)
-			if err != nil {
-				return err
-			}
-			sos, err := st.Signoffs(ctx, run.ID)
-			if err != nil {
-				return err
-			}
-			matrix, err := matrixFor(run, so.Checklist)
-			if err != nil {
-				return err
-			}
-			standing := signoff.Evaluate(run.ID, results, sos, matrix, trust)
 			for _, r := range standing.Roles {
 				if r.Fresh {
 					var b signoff.SignoffBody
