@@ -159,6 +159,7 @@ Start here:
 		newSignoffCmd(d, g),
 		newAuthorizeCmd(d, g),
 		newOverrideCmd(d, g),
+		newRiskCmd(d),
 	)
 	return root
 }

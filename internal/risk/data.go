@@ -1,0 +1,182 @@
+package risk
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// NumFeatures is the number of change metrics of a row (Kamei et al.).
+const NumFeatures = 14
+
+// FeatureNames are the change metrics in the order of Row.X.
+var featureNames = [NumFeatures]string{
+	"NS", "ND", "NF", "Entropy", "LA", "LD", "LT", "FIX",
+	"NDEV", "AGE", "NUC", "EXP", "REXP", "SEXP",
+}
+
+// featureColumns are the CSV header names of the metrics, in Row.X order
+// ("entrophy" is spelled as in the public data).
+var featureColumns = [NumFeatures]string{
+	"ns", "nd", "nf", "entrophy", "la", "ld", "lt", "fix",
+	"ndev", "age", "nuc", "exp", "rexp", "sexp",
+}
+
+// Indexes into Row.X used by the size floor.
+const (
+	featLA = 4
+	featLD = 5
+)
+
+// FeatureNames returns the change metrics in the order of Row.X.
+func FeatureNames() []string { return append([]string(nil), featureNames[:]...) }
+
+// Row is one change: when it happened, whether it induced a defect, and
+// its change metrics.
+type Row struct {
+	Time  int64 // unix seconds
+	Label bool  // true: defect-inducing (bug = 1)
+	X     [NumFeatures]float64
+}
+
+// Dataset is a set of changes in time order.
+type Dataset struct {
+	Rows         []Row
+	FeatureNames []string
+}
+
+// Positives counts the defect-inducing rows.
+func (ds *Dataset) Positives() int { return positives(ds.Rows) }
+
+func positives(rows []Row) int {
+	n := 0
+	for i := range rows {
+		if rows[i].Label {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrData marks a malformed data file.
+var ErrData = errors.New("bad change data")
+
+// LoadCSV reads a change-data CSV file (see ReadCSV).
+func LoadCSV(path string) (*Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadCSV(f, path)
+}
+
+// ReadCSV reads the public change-data format of Zeng et al. (ISSTA 2021):
+// a header row naming the columns date, bug, ns, nd, nf, entrophy, la, ld,
+// lt, fix, ndev, age, nuc, exp, rexp, sexp, in any order, with any other
+// columns (the unnamed index, _id, __) ignored. date is unix seconds, bug
+// is 0 or 1. Rows are returned sorted by time (stable). name prefixes
+// error positions (name:line:col).
+func ReadCSV(r io.Reader, name string) (*Dataset, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = 0 // every row as wide as the header
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: %w: empty file, want a header row", name, ErrData)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, ErrData, err)
+	}
+	header = append([]string(nil), header...) // the reader reuses its record
+	index := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if h == "" {
+			continue
+		}
+		if _, dup := index[h]; dup {
+			return nil, fmt.Errorf("%s:1: %w: column %q appears twice", name, ErrData, h)
+		}
+		index[h] = i
+	}
+	var missing []string
+	col := func(h string) int {
+		i, ok := index[h]
+		if !ok {
+			missing = append(missing, h)
+		}
+		return i
+	}
+	dateCol, bugCol := col("date"), col("bug")
+	var featCol [NumFeatures]int
+	for j, h := range featureColumns {
+		featCol[j] = col(h)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s:1: %w: missing column(s) %s", name, ErrData, strings.Join(missing, ", "))
+	}
+
+	ds := &Dataset{FeatureNames: FeatureNames()}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("%s:%d:%d: %w: %w", name, pe.Line, pe.Column, ErrData, pe.Err)
+			}
+			return nil, fmt.Errorf("%s: %w: %w", name, ErrData, err)
+		}
+		bad := func(c int, what string) error {
+			line, column := cr.FieldPos(c)
+			return fmt.Errorf("%s:%d:%d: %w: column %q: %s %q", name, line, column, ErrData, header[c], what, rec[c])
+		}
+		var row Row
+		t, err := parseTime(rec[dateCol])
+		if err != nil {
+			return nil, bad(dateCol, "want unix seconds, got")
+		}
+		row.Time = t
+		switch strings.TrimSpace(rec[bugCol]) {
+		case "0", "0.0", "False", "false":
+		case "1", "1.0", "True", "true":
+			row.Label = true
+		default:
+			return nil, bad(bugCol, "want 0 or 1, got")
+		}
+		for j, c := range featCol {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, bad(c, "want a finite number, got")
+			}
+			row.X[j] = v
+		}
+		ds.Rows = append(ds.Rows, row)
+	}
+	if !sort.SliceIsSorted(ds.Rows, func(a, b int) bool { return ds.Rows[a].Time < ds.Rows[b].Time }) {
+		sort.SliceStable(ds.Rows, func(a, b int) bool { return ds.Rows[a].Time < ds.Rows[b].Time })
+	}
+	return ds, nil
+}
+
+// parseTime reads unix seconds, written as an integer or a float.
+func parseTime(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if t, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return t, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < -1e15 || f > 1e15 {
+		return 0, errors.New("not unix seconds")
+	}
+	return int64(math.Floor(f)), nil
+}

@@ -1,0 +1,144 @@
+package risk
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// toyRows are changes whose label is "LA above 20": separable by one
+// metric, with the others noise.
+func toyRows(n int) []Row {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([]Row, n)
+	for i := range rows {
+		rows[i].Time = int64(i)
+		for j := range rows[i].X {
+			rows[i].X[j] = float64(rng.IntN(50))
+		}
+		rows[i].X[featLA] = float64(rng.IntN(40))
+		rows[i].Label = rows[i].X[featLA] > 20
+	}
+	return rows
+}
+
+func TestLRLearnsSeparable(t *testing.T) {
+	rows := toyRows(2000)
+	m, err := TrainLR(rows, LROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := make([]float64, len(rows))
+	labels := make([]bool, len(rows))
+	for i := range rows {
+		scores[i] = m.Logit(&rows[i].X)
+		labels[i] = rows[i].Label
+	}
+	if auc := AUC(scores, labels); auc < 0.999 {
+		t.Errorf("training AUC %v on a separable problem, want ≈ 1", auc)
+	}
+	for j, c := range m.Coef {
+		if j != featLA && math.Abs(c) >= m.Coef[featLA]/10 {
+			t.Errorf("coef[%s] = %v, not small next to LA's %v", featureNames[j], c, m.Coef[featLA])
+		}
+	}
+	// The explanation is exact: intercept + contributions = logit.
+	for i := range 20 {
+		sum := m.Intercept
+		for _, c := range m.Contributions(&rows[i].X) {
+			sum += c
+		}
+		if math.Abs(sum-scores[i]) > 1e-12 {
+			t.Fatalf("row %d: intercept + contributions = %v, logit %v", i, sum, scores[i])
+		}
+	}
+}
+
+func TestLRDeterministic(t *testing.T) {
+	rows := toyRows(3000)
+	for i := range rows { // overlap, so the fit is not at the penalty's mercy
+		rows[i].Label = rows[i].X[featLA]+rows[i].X[0]/2 > 30
+	}
+	encode := func() []byte {
+		m, err := Train(rows, ModelLR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b := encode(), encode()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("two trainings on the same rows differ:\n%s\n%s", a, b)
+	}
+}
+
+func TestLRNeedsBothClasses(t *testing.T) {
+	rows := toyRows(10)
+	for i := range rows {
+		rows[i].Label = false
+	}
+	if _, err := TrainLR(rows, LROptions{}); err == nil {
+		t.Error("no error with one class")
+	}
+}
+
+func TestFitPlatt(t *testing.T) {
+	// Outcomes drawn at sigmoid(2s − 1): Platt should recover A≈2, B≈−1.
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 20000
+	s := make([]float64, n)
+	y := make([]bool, n)
+	for i := range s {
+		s[i] = rng.NormFloat64()
+		y[i] = rng.Float64() < sigmoid(2*s[i]-1)
+	}
+	p, err := FitPlatt(s, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(p.A-2) > 0.15 || math.Abs(p.B+1) > 0.1 {
+		t.Errorf("Platt = %+v, want A≈2, B≈−1", p)
+	}
+}
+
+// jdtPath is the smallest public project, in the shared data next to the
+// repository.
+const jdtPath = "../../../shared/data/jit/issta21-jitdp/jdt.csv"
+
+func TestEvaluateJDT(t *testing.T) {
+	if _, err := os.Stat(jdtPath); err != nil {
+		t.Skipf("public data not here: %v", err)
+	}
+	ds, err := LoadCSV(jdtPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Evaluate(ds, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.NTrain != 2623 || r.NTest != 656 {
+		t.Errorf("split %d/%d, want 2623/656 (int(0.8·3279))", r.NTrain, r.NTest)
+	}
+	if r.AUC <= 0.65 {
+		t.Errorf("AUC %.3f, want > 0.65 (the logistic baseline is about .707)", r.AUC)
+	}
+	if r.ECE >= 0.1 {
+		t.Errorf("ECE %.3f, want calibrated probabilities", r.ECE)
+	}
+	for _, k := range GatedShareKeys() {
+		if _, ok := r.CaughtAt[k]; !ok {
+			t.Errorf("caught_at has no %s", k)
+		}
+	}
+	if _, err := Evaluate(ds, EvalOptions{Model: ModelGBDT}); err == nil {
+		t.Error("gbdt: no error")
+	}
+}
