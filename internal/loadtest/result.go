@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -211,7 +212,7 @@ func Merge(rs []*Result) (*Result, error) {
 	out.Buckets = nil
 	seen := map[string]bool{}
 	for i, r := range rs {
-		if r.Name != base.Name || r.Executor != base.Executor || !sameStrings(r.Steps, base.Steps) || !sameStrings(r.Checks, base.Checks) || len(r.Stages) != len(base.Stages) {
+		if r.Name != base.Name || r.Executor != base.Executor || !slices.Equal(r.Steps, base.Steps) || !slices.Equal(r.Checks, base.Checks) || len(r.Stages) != len(base.Stages) {
 			return nil, fmt.Errorf("result %d (%s, shard %s) is not from the same scenario as the first (%s)", i+1, r.Name, r.Shard, base.Name)
 		}
 		if r.Shard != "" {
@@ -258,18 +259,6 @@ func Merge(rs []*Result) (*Result, error) {
 		out.Buckets = append(out.Buckets, toWire(sum))
 	}
 	return &out, nil
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Summary is the end-of-test report: what `-o json` prints and what a

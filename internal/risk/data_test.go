@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func TestReadCSVGood(t *testing.T) {
 		for _, r := range ds.Rows {
 			times = append(times, r.Time)
 		}
-		if want := []int64{100, 200, 300, 300}; !equalInts(times, want) {
+		if want := []int64{100, 200, 300, 300}; !slices.Equal(times, want) {
 			t.Errorf("times %v, want %v", times, want)
 		}
 		want := [NumFeatures]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
@@ -57,18 +58,6 @@ func TestReadCSVGood(t *testing.T) {
 			t.Errorf("sort is not stable: %v", ds.Rows[2:])
 		}
 	})
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestReadCSVBad(t *testing.T) {
