@@ -26,16 +26,24 @@ scored on the future as a team would use it.
 
 Built so far:
   prf risk eval   train and test on a change-data CSV (the public format of
-                  ../shared/data/jit/issta21-jitdp/) with the baseline model:
-                  L2-regularised, class-weighted logistic regression on
-                  log-transformed metrics, Platt-calibrated
+                  ../shared/data/jit/issta21-jitdp/) with one of
+                    lr    L2-regularised, class-weighted logistic regression
+                          on log-transformed metrics (the baseline)
+                    gbdt  gradient-boosted decision trees (logistic loss,
+                          histogram splits on log-transformed metrics,
+                          depth and class weighting chosen on the
+                          calibration slice, early stopping on it),
+                          explained per prediction by exact TreeSHAP
+                    auto  lr or gbdt, whichever has the higher AUC on the
+                          calibration slice
+                  all Platt-calibrated
 
 The model is trained on the first 80% (in time) of the training slice;
-Platt scaling and the decision threshold (the one that maximises F1) are
-fitted on the last 20% of the training slice. The test slice only reports.
+early stopping, model choice, Platt scaling and the decision threshold (the
+one that maximises F1) are fitted on the last 20% of the training slice.
+The test slice only reports.
 
-Planned (not built yet): gradient-boosted trees (--model gbdt|auto),
-prf risk train (an embedded prior model, reproducible byte for byte) and
+Planned (not built yet): prf risk train (an embedded prior model, reproducible byte for byte) and
 prf risk predict --repo PATH --from REV --to REV (probability, level, top
 factors and recommendations for a release).`,
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
@@ -85,7 +93,7 @@ rest:
 	f.StringVar(&o.Data, "data", "", "change-data CSV file (required)")
 	f.StringVar(&o.Split, "split", "time", "how to split: time (earliest rows train)")
 	f.Float64Var(&o.TrainFrac, "train-frac", risk.DefaultTrainFrac, "share of rows, earliest first, that trains")
-	f.StringVar(&o.Model, "model", risk.ModelLR, "model: lr (gbdt and auto are not built yet)")
+	f.StringVar(&o.Model, "model", risk.ModelLR, "model: lr, gbdt (gradient-boosted trees) or auto (the better of the two on the calibration slice)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
 	return cmd
 }
@@ -101,9 +109,7 @@ func runRiskEval(d *deps, o *riskEvalOpts) error {
 		return usagef("--train-frac %v: want 0 < frac < 1", o.TrainFrac)
 	}
 	switch o.Model {
-	case risk.ModelLR:
-	case risk.ModelGBDT, risk.ModelAuto:
-		return usagef("--model %s: %v (this release has lr)", o.Model, risk.ErrNotBuilt)
+	case risk.ModelLR, risk.ModelGBDT, risk.ModelAuto:
 	default:
 		return usagef("--model %q: want lr, gbdt or auto", o.Model)
 	}

@@ -59,6 +59,33 @@ func TestRiskEvalJSON(t *testing.T) {
 	}
 }
 
+func TestRiskEvalGBDTAndAuto(t *testing.T) {
+	if _, err := os.Stat(riskJDT); err != nil {
+		t.Skipf("public data not here: %v", err)
+	}
+	for _, model := range []string{"gbdt", "auto"} {
+		code, out, errOut := prf(t, "risk", "eval", "--data", riskJDT, "--model", model, "-o", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", model, code, errOut)
+		}
+		var r struct {
+			AUC   float64 `json:"auc"`
+			ECE   float64 `json:"ece"`
+			Model string  `json:"model"`
+			NTest int     `json:"n_test"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.AUC <= 0.65 || r.ECE >= 0.1 || r.NTest != 656 || !strings.HasPrefix(r.Model, model) {
+			t.Errorf("%s: auc %.3f ece %.3f n_test %d model %q", model, r.AUC, r.ECE, r.NTest, r.Model)
+		}
+		if _, again, _ := prf(t, "risk", "eval", "--data", riskJDT, "--model", model, "-o", "json"); again != out {
+			t.Errorf("%s: a second eval printed different JSON", model)
+		}
+	}
+}
+
 func TestRiskEvalBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.csv")
@@ -70,8 +97,8 @@ func TestRiskEvalBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"gbdt later", []string{"--data", bad, "--model", "gbdt"}, "--model gbdt: not built yet"},
-		{"auto later", []string{"--data", bad, "--model", "auto"}, "--model auto: not built yet"},
+		{"gbdt bad data", []string{"--data", bad, "--model", "gbdt"}, bad + ":1: bad change data: missing column(s) ns"},
+		{"auto bad data", []string{"--data", bad, "--model", "auto"}, bad + ":1: bad change data: missing column(s) ns"},
 		{"unknown model", []string{"--data", bad, "--model", "svm"}, `--model "svm": want lr, gbdt or auto`},
 		{"no data", nil, "--data is required"},
 		{"random split", []string{"--data", bad, "--split", "random"}, `--split "random": want time`},

@@ -14,7 +14,7 @@ const (
 	ModelAuto = "auto"
 )
 
-// ErrNotBuilt marks a model that a later slice adds.
+// ErrNotBuilt marks a feature that a later slice adds.
 var ErrNotBuilt = errors.New("not built yet")
 
 // CalibFrac is the share of the training slice, latest in time, that
@@ -27,23 +27,34 @@ var gatedShares = [...]float64{0.05, 0.10, 0.20}
 
 // Model is a trained, calibrated predictor.
 type Model struct {
+	// Kind is the model that predicts: lr or gbdt; with auto, the one
+	// that won on the calibration slice, as "auto:lr" or "auto:gbdt".
 	Kind      string  `json:"kind"`
-	LR        *LR     `json:"lr"`
+	LR        *LR     `json:"lr,omitempty"`
+	GBDT      *GBDT   `json:"gbdt,omitempty"`
 	Platt     Platt   `json:"platt"`
 	Threshold float64 `json:"threshold"` // calibrated probability at or above which a change is risky
+	CalibAUC  float64 `json:"calib_auc"` // AUC of the logit on the calibration slice
+}
+
+// Logit is the uncalibrated log-odds of the model that predicts.
+func (m *Model) Logit(x *[NumFeatures]float64) float64 {
+	if m.GBDT != nil {
+		return m.GBDT.Logit(x)
+	}
+	return m.LR.Logit(x)
 }
 
 // Prob is the calibrated probability that the change induces a failure.
-func (m *Model) Prob(x *[NumFeatures]float64) float64 { return m.Platt.Prob(m.LR.Logit(x)) }
+func (m *Model) Prob(x *[NumFeatures]float64) float64 { return m.Platt.Prob(m.Logit(x)) }
 
-// Train fits the model on time-ordered rows: the logistic regression on
-// the earliest 1−CalibFrac, Platt scaling and the F1-maximising threshold
-// on the latest CalibFrac.
+// Train fits the model on time-ordered rows: the model on the earliest
+// 1−CalibFrac; early stopping and the choice among configurations of the
+// boosted trees, the choice between lr and gbdt (auto), Platt scaling and
+// the F1-maximising threshold on the latest CalibFrac.
 func Train(rows []Row, kind string) (*Model, error) {
 	switch kind {
-	case ModelLR:
-	case ModelGBDT, ModelAuto:
-		return nil, fmt.Errorf("model %s: %w (this slice has lr)", kind, ErrNotBuilt)
+	case ModelLR, ModelGBDT, ModelAuto:
 	default:
 		return nil, fmt.Errorf("model %q: want lr, gbdt or auto", kind)
 	}
@@ -51,15 +62,45 @@ func Train(rows []Row, kind string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibration split: %w", err)
 	}
-	lr, err := TrainLR(fit, LROptions{})
-	if err != nil {
-		return nil, err
-	}
-	logits := make([]float64, len(calib))
 	labels := make([]bool, len(calib))
 	for i := range calib {
-		logits[i] = lr.Logit(&calib[i].X)
 		labels[i] = calib[i].Label
+	}
+	calibLogits := func(f func(*[NumFeatures]float64) float64) []float64 {
+		s := make([]float64, len(calib))
+		for i := range calib {
+			s[i] = f(&calib[i].X)
+		}
+		return s
+	}
+	m := &Model{Kind: kind}
+	var logits []float64
+	if kind == ModelLR || kind == ModelAuto {
+		lr, err := TrainLR(fit, LROptions{})
+		if err != nil {
+			return nil, err
+		}
+		m.LR, logits = lr, calibLogits(lr.Logit)
+		m.CalibAUC = AUC(logits, labels)
+	}
+	if kind == ModelGBDT || kind == ModelAuto {
+		g, err := TrainGBDTSelect(fit, calib)
+		if err != nil {
+			return nil, err
+		}
+		gl := calibLogits(g.Logit)
+		// auto: the boosted trees replace lr only when they rank the
+		// calibration slice strictly better.
+		if a := AUC(gl, labels); m.LR == nil || a > m.CalibAUC {
+			m.LR, m.GBDT, logits, m.CalibAUC = nil, g, gl, a
+		}
+	}
+	if kind == ModelAuto {
+		if m.GBDT != nil {
+			m.Kind = ModelAuto + ":" + ModelGBDT
+		} else {
+			m.Kind = ModelAuto + ":" + ModelLR
+		}
 	}
 	platt, err := FitPlatt(logits, labels)
 	if err != nil {
@@ -69,8 +110,9 @@ func Train(rows []Row, kind string) (*Model, error) {
 	for i, s := range logits {
 		probs[i] = platt.Prob(s)
 	}
-	t, _ := BestF1Threshold(probs, labels)
-	return &Model{Kind: kind, LR: lr, Platt: platt, Threshold: t}, nil
+	m.Platt = platt
+	m.Threshold, _ = BestF1Threshold(probs, labels)
+	return m, nil
 }
 
 // Report is what eval prints. The JSON keys are part of the interface.
