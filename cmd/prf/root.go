@@ -134,6 +134,9 @@ Start here:
   prf lint -f prf.yaml           check a checklist: every problem with file:line:col
   prf check -f prf.yaml          run it; exit 0 ready, 1 not ready, 2 bad input
   prf loadtest --url URL --vus 50 --duration 30s   load test (or -f scenario.yaml)
+  prf identity new --email E --role R   a signing key; attest, signoff, authorize, override use it
+  prf audit verify               the hash-chained, signed audit log
+  prf risk eval --data FILE.csv  evaluate the risk model on change data (time split)
   prf runs list                  history of runs
   prf schema > prf.schema.json   JSON Schema for editors`,
 		SilenceUsage:  true,
