@@ -55,6 +55,7 @@ factors and recommendations for a release).`,
 
 type riskEvalOpts struct {
 	Data      string
+	TrainOn   []string
 	Split     string
 	TrainFrac float64
 	Model     string
@@ -80,8 +81,10 @@ rest:
                   20% of changes
   caught_at_size  the same when ranking by size (LA+LD) alone: the floor
   n_train, n_test, model, threshold`,
-		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/openstack.csv -o json`,
-		Args:    cobra.NoArgs,
+		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/openstack.csv -o json
+  # cross-project: train on three projects, test on the fourth's latest 20%
+  prf risk eval --data jdt.csv --train-on qt.csv --train-on openstack.csv --train-on platform.csv`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
@@ -91,6 +94,7 @@ rest:
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Data, "data", "", "change-data CSV file (required)")
+	f.StringArrayVar(&o.TrainOn, "train-on", nil, "cross-project: train on these projects' change data (every row) instead of --data's earliest rows; the test slice is --data's latest rows as before (repeatable)")
 	f.StringVar(&o.Split, "split", "time", "how to split: time (earliest rows train)")
 	f.Float64Var(&o.TrainFrac, "train-frac", risk.DefaultTrainFrac, "share of rows, earliest first, that trains")
 	f.StringVar(&o.Model, "model", risk.ModelLR, "model: lr, gbdt (gradient-boosted trees) or auto (the better of the two on the calibration slice)")
@@ -120,7 +124,21 @@ func runRiskEval(d *deps, o *riskEvalOpts) error {
 	if err != nil {
 		return usageError{err}
 	}
-	r, err := risk.Evaluate(ds, risk.EvalOptions{TrainFrac: o.TrainFrac, Model: o.Model})
+	opt := risk.EvalOptions{TrainFrac: o.TrainFrac, Model: o.Model}
+	var r *risk.Report
+	if len(o.TrainOn) > 0 {
+		var others []*risk.Dataset
+		for _, f := range o.TrainOn {
+			od, err := risk.LoadCSV(f)
+			if err != nil {
+				return usageError{err}
+			}
+			others = append(others, od)
+		}
+		r, err = risk.EvaluateCross(ds, others, opt)
+	} else {
+		r, err = risk.Evaluate(ds, opt)
+	}
 	if err != nil {
 		if errors.Is(err, risk.ErrNotBuilt) {
 			return usageError{err}

@@ -1,9 +1,11 @@
 package risk
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -153,6 +155,36 @@ func Evaluate(ds *Dataset, opt EvalOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return evaluate(train, test, opt)
+}
+
+// EvaluateCross is the cross-project protocol: train on every row of the
+// other projects (merged in time order; the latest 20% of them calibrate)
+// and report on the same test slice as Evaluate, the latest rows of
+// target, so the two numbers compare.
+func EvaluateCross(target *Dataset, others []*Dataset, opt EvalOptions) (*Report, error) {
+	if opt.TrainFrac == 0 {
+		opt.TrainFrac = DefaultTrainFrac
+	}
+	if opt.Model == "" {
+		opt.Model = ModelLR
+	}
+	if len(others) == 0 {
+		return nil, errors.New("cross-project: no project to train on")
+	}
+	_, test, err := TimeSplit(target.Rows, opt.TrainFrac)
+	if err != nil {
+		return nil, err
+	}
+	var train []Row
+	for _, o := range others {
+		train = append(train, o.Rows...)
+	}
+	slices.SortStableFunc(train, func(a, b Row) int { return cmp.Compare(a.Time, b.Time) })
+	return evaluate(train, test, opt)
+}
+
+func evaluate(train, test []Row, opt EvalOptions) (*Report, error) {
 	if p := positives(test); p == 0 || p == len(test) {
 		return nil, fmt.Errorf("test slice: %d rows with %d positives: want both classes", len(test), p)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -137,5 +138,37 @@ func TestEvaluateJDT(t *testing.T) {
 		if _, ok := r.CaughtAt[k]; !ok {
 			t.Errorf("caught_at has no %s", k)
 		}
+	}
+}
+
+// Cross-project: trained on another project, tested on the same latest
+// slice of jdt as within-project, so the two numbers compare.
+func TestEvaluateCrossJDT(t *testing.T) {
+	platform := strings.Replace(jdtPath, "jdt.csv", "platform.csv", 1)
+	for _, p := range []string{jdtPath, platform} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("public data not here: %v", err)
+		}
+	}
+	target, err := LoadCSV(jdtPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := LoadCSV(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := EvaluateCross(target, []*Dataset{other}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.NTest != 656 || r.NTrain != len(other.Rows) {
+		t.Errorf("n_train %d n_test %d, want %d and 656 (jdt's latest 20%%)", r.NTrain, r.NTest, len(other.Rows))
+	}
+	if r.AUC < 0.6 {
+		t.Errorf("cross-project AUC %.3f: the model learned nothing that carries over", r.AUC)
+	}
+	if _, err := EvaluateCross(target, nil, EvalOptions{}); err == nil {
+		t.Error("no project to train on was accepted")
 	}
 }
