@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -123,7 +125,21 @@ func (p *Process) WaitReady(ctx context.Context, attempt time.Duration, ready fu
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
 // a server that must be told its port.
+//
+// The port is drawn at random below Linux's ephemeral range (32768 and
+// up), so that the source port of some outgoing connection, a load test's
+// for instance, cannot take it between FreePort and the server's bind
+// (the kernel hands bind(0) and source ports out of that same range).
 func FreePort() (int, error) {
+	for range 200 {
+		p := 20000 + rand.IntN(12768)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
