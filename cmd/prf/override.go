@@ -113,18 +113,14 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return usagef("give --reason: it is signed and shown to whoever approves")
 			}
-			trust, key, err := so.signer(d)
-			if err != nil {
-				return err
-			}
-			if role, err = overrideRole(trust, key.Email, role); err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, key, st, err := so.open(ctx, d, g)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if role, err = overrideRole(trust, key.Email, role); err != nil {
+				return err
+			}
 			if runArg != "" {
 				run, err := resolveRun(ctx, st, runArg)
 				if err != nil {
@@ -163,18 +159,14 @@ func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			trust, key, err := so.signer(d)
-			if err != nil {
-				return err
-			}
-			if role, err = overrideRole(trust, key.Email, role); err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, key, st, err := so.open(ctx, d, g)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if role, err = overrideRole(trust, key.Email, role); err != nil {
+				return err
+			}
 			stmts, before, err := loadOverride(ctx, st, args[0], trust)
 			if err != nil {
 				return err

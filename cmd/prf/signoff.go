@@ -152,6 +152,20 @@ func noteTrust(ctx context.Context, d *deps, g *globalOpts, st approvalStore, tr
 	return err
 }
 
+// open loads the signer and opens the store: what every signing command
+// does first.
+func (o *signerOpts) open(ctx context.Context, d *deps, g *globalOpts) (*signoff.Trust, *signoff.Key, approvalStore, error) {
+	trust, key, err := o.signer(d)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openApprovalStore(ctx, d, g, trust)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return trust, key, st, nil
+}
+
 // openApprovalStore opens the store and records the trust file in the
 // audit log if it changed since the log last saw it.
 func openApprovalStore(ctx context.Context, d *deps, g *globalOpts, trust *signoff.Trust) (approvalStore, error) {
@@ -201,11 +215,7 @@ stale and must be made again.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			trust, key, err := so.signer(d)
-			if err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, key, st, err := so.open(ctx, d, g)
 			if err != nil {
 				return err
 			}
@@ -391,11 +401,7 @@ part of what is signed and shows on the authorization.`,
 			if role == "" || artifact == "" {
 				return usagef("give --role and --artifact (the image digest or git commit to deploy)")
 			}
-			trust, key, err := so.signer(d)
-			if err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, key, st, err := so.open(ctx, d, g)
 			if err != nil {
 				return err
 			}
@@ -583,18 +589,14 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 			if format != "markdown" && format != "json" {
 				return usagef("-o %q: want markdown or json", format)
 			}
-			trust, key, err := so.signer(d)
-			if err != nil {
-				return err
-			}
-			if !trust.HasRole(key.Email, signoff.Authorizer) {
-				return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, key, st, err := so.open(ctx, d, g)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if !trust.HasRole(key.Email, signoff.Authorizer) {
+				return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
+			}
 			run, results, standing, err := runStanding(ctx, st, args[0], so.Checklist, trust)
 			if err != nil {
 				return err
