@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,13 +255,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) (*Result, *Summary, err
 	return res, agg.summary(true), runErr
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return sortedStrings(out)
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // accountUnclaimed counts as dropped the scheduled iterations of this
 // shard that no VU claimed because every VU was busy until the end. A test

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -176,7 +177,7 @@ func Quick(target string, vus int, rate float64, maxVUs int, duration time.Durat
 	}
 	if err := sc.Validate(); err != nil {
 		var fe *FieldError
-		if asField(err, &fe) {
+		if errors.As(err, &fe) {
 			flag := map[string]string{"vus": "--vus", "duration": "--duration", "rate": "--rate", "max_vus": "--max-vus", "steps[0].path": "--url"}[fe.Field]
 			if flag != "" {
 				return nil, fmt.Errorf("%s: %s", flag, fe.Msg)
@@ -185,12 +186,4 @@ func Quick(target string, vus int, rate float64, maxVUs int, duration time.Durat
 		return nil, err
 	}
 	return sc, nil
-}
-
-func asField(err error, fe **FieldError) bool {
-	f, ok := err.(*FieldError)
-	if ok {
-		*fe = f
-	}
-	return ok
 }

@@ -3,7 +3,6 @@ package loadtest
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,11 +66,7 @@ func splitMetric(key string) (name, step string) {
 func checkMetric(key string, steps map[string]bool) error {
 	name, step := splitMetric(key)
 	if _, ok := metrics[name]; !ok {
-		known := make([]string, 0, len(metrics))
-		for k := range metrics {
-			known = append(known, k)
-		}
-		return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(sortedStrings(known), ", "))
+		return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(sortedKeys(metrics), ", "))
 	}
 	if strings.HasPrefix(step, "\x00") {
 		return fmt.Errorf("bad selector {%s} (want {step:NAME})", step[1:])
@@ -230,10 +225,4 @@ type ThresholdResult struct {
 	AtS       float64 `json:"at_s,omitempty"` // for a window: start of the first window that broke it
 	NoData    bool    `json:"no_data,omitempty"`
 	Aborted   bool    `json:"aborted,omitempty"`
-}
-
-func sortedStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	slices.Sort(out)
-	return out
 }
