@@ -243,8 +243,11 @@ func TestRunOpenModelMeasuresFromIntendedTime(t *testing.T) {
 		t.Skip("compares latencies over time: too slow under -race")
 	}
 	var stall sync.Mutex
+	var stalled atomic.Bool
 	tg := newTarget(t, func(tg *target, w http.ResponseWriter, _ *http.Request) {
-		if since := time.Since(tg.start); since > 300*time.Millisecond && since < 320*time.Millisecond {
+		// One stall only: two requests in the window, each stalling in
+		// turn, would hold the target for 500 ms, past what max_vus covers.
+		if since := time.Since(tg.start); since > 300*time.Millisecond && since < 320*time.Millisecond && stalled.CompareAndSwap(false, true) {
 			stall.Lock()
 			time.Sleep(250 * time.Millisecond)
 			stall.Unlock()
