@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -432,14 +434,13 @@ func TestDemoTargetChecklistCheck(t *testing.T) {
 		t.Fatalf("lint: %s", out)
 	}
 
-	// The certification dates are data (the document's, passed by now) and
+	// demo.TestVars: the certification dates are data (passed by now) and
 	// the latency budgets timing assertions: set them so that only the
 	// fault decides.
 	db := filepath.Join(dir, "prf.db")
 	args := []string{"check", "-q", "--db", db, "-f", cl, "-o", "json"}
-	for _, v := range []string{"cert_soc2_expires=2099-12-31", "cert_iso27001_expires=2099-12-31", "cert_fips140_expires=2099-12-31",
-		"health_latency_ms=1000", "request_latency_ms=1000", "inference_ms=1000", "loadtest_scale=0.0005"} {
-		args = append(args, "--var", v)
+	for _, k := range slices.Sorted(maps.Keys(demo.TestVars())) {
+		args = append(args, "--var", k+"="+demo.TestVars()[k])
 	}
 	check := prfProcess([]string{demo.PasswordEnv + "=s3cret-for-test"}, args...)
 	out, err := check.Output()

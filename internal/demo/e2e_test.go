@@ -28,28 +28,9 @@ import (
 // the demo can run: look at which, then update the count.
 const demoConfigured = 67
 
-// testVars override the demo's configuration where its values are not
-// about the target:
-//   - The certification dates (SOC 2, ISO 27001, FIPS 140) default to the
-//     document's, which are data and have passed or come close by now: their
-//     checkpoints would fail or warn on any system. Set far ahead, they pass.
-//   - The document's latency budgets (50ms, 100ms, 200ms) are timing assertions
-//     that flake on a busy machine (-race included); the slow faults answer
-//     in 1.5s, so 1s still tells slow from fast.
-//   - The k6 load test (perf.k6.load-test) runs its 23 minutes in 0.7s and
-//     500 VUs as 5, so that every run of the catalogue stays short.
-var testVars = map[string]string{
-	"cert_soc2_expires":     "2099-12-31",
-	"cert_iso27001_expires": "2099-12-31",
-	"cert_fips140_expires":  "2099-12-31",
-	"health_latency_ms":     "1000",
-	"request_latency_ms":    "1000",
-	"inference_ms":          "1000",
-	"api_p95_ms":            "1000",
-	"db_query_ms":           "1000",
-	"loadtest_scale":        "0.0005",
-	"loadtest_load_scale":   "0.01",
-}
+// testVars are demo.TestVars: the values that let faults, not timing or
+// dates, decide the demo checklist's verdicts.
+var testVars = demo.TestVars()
 
 // demoSystem is a started target with the demo checklist pointed at it and
 // the secret values the run is handed.

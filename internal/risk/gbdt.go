@@ -20,6 +20,8 @@ type GBDTOptions struct {
 	// Patience stops boosting when the validation AUC has not improved for
 	// this many trees; default 100. Ignored without validation rows.
 	Patience int
+	// Weights, when set, multiply each row's class weight (one per row).
+	Weights []float64 `json:"-"`
 }
 
 func (o GBDTOptions) withDefaults() GBDTOptions {
@@ -313,10 +315,16 @@ func TrainGBDT(rows, val []Row, opt GBDTOptions) (*GBDT, error) {
 	for i := range rows {
 		if rows[i].Label {
 			y[i], w[i] = 1, wPos
-			sp += wPos
 		} else {
 			w[i] = wNeg
-			sn += wNeg
+		}
+		if opt.Weights != nil {
+			w[i] *= opt.Weights[i]
+		}
+		if rows[i].Label {
+			sp += w[i]
+		} else {
+			sn += w[i]
 		}
 	}
 	m := &GBDT{Features: FeatureNames(), Base: math.Log(sp / sn), Options: opt}

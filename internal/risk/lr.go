@@ -16,6 +16,9 @@ type LROptions struct {
 	MaxIter int
 	// Tol stops when the largest Newton step is below it. Default 1e-10.
 	Tol float64
+	// Weights, when set, multiply each row's class weight (one per row):
+	// recency weighting gives recent changes more say.
+	Weights []float64
 }
 
 func (o LROptions) withDefaults() LROptions {
@@ -92,6 +95,9 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 			y[i], w[i] = 1, wPos
 		} else {
 			w[i] = wNeg
+		}
+		if opt.Weights != nil {
+			w[i] *= opt.Weights[i]
 		}
 	}
 
