@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -27,6 +29,12 @@ scored on the future as a team would use it.
 Built so far:
   prf risk eval   train and test on a change-data CSV (the public format of
                   ../shared/data/jit/issta21-jitdp/) with one of
+                    ens   PRF's model (the default): lr and gbdt together,
+                          their calibrated log-odds summed and calibrated
+                          again; the experience metrics (NDEV AGE NUC EXP
+                          REXP SEXP) ranked among the project's previous
+                          2,000 changes, the trees weighted to recent
+                          changes, both refitted on all training rows
                     lr    L2-regularised, class-weighted logistic regression
                           on log-transformed metrics (the baseline)
                     gbdt  gradient-boosted decision trees (logistic loss,
@@ -97,7 +105,7 @@ rest:
 	f.StringArrayVar(&o.TrainOn, "train-on", nil, "cross-project: train on these projects' change data (every row) instead of --data's earliest rows; the test slice is --data's latest rows as before (repeatable)")
 	f.StringVar(&o.Split, "split", "time", "how to split: time (earliest rows train)")
 	f.Float64Var(&o.TrainFrac, "train-frac", risk.DefaultTrainFrac, "share of rows, earliest first, that trains")
-	f.StringVar(&o.Model, "model", risk.ModelLR, "model: lr, gbdt (gradient-boosted trees) or auto (the better of the two on the calibration slice)")
+	f.StringVar(&o.Model, "model", risk.ModelEns, "model: ens (PRF's: lr and gbdt together on history-ranked experience metrics), lr (the baseline), gbdt (gradient-boosted trees) or auto (the better of lr and gbdt on the calibration slice)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
 	return cmd
 }
@@ -112,10 +120,8 @@ func runRiskEval(d *deps, o *riskEvalOpts) error {
 	if !(o.TrainFrac > 0 && o.TrainFrac < 1) {
 		return usagef("--train-frac %v: want 0 < frac < 1", o.TrainFrac)
 	}
-	switch o.Model {
-	case risk.ModelLR, risk.ModelGBDT, risk.ModelAuto:
-	default:
-		return usagef("--model %q: want lr, gbdt or auto", o.Model)
+	if !slices.Contains(risk.ModelNames, o.Model) {
+		return usagef("--model %q: want %s", o.Model, strings.Join(risk.ModelNames, ", "))
 	}
 	if o.Output != "text" && o.Output != "json" {
 		return usagef("-o %q: want text or json", o.Output)

@@ -14,7 +14,23 @@ const (
 	ModelLR   = "lr"
 	ModelGBDT = "gbdt"
 	ModelAuto = "auto"
+	// ModelEns is PRF's model: the logistic regression and the boosted
+	// trees together, on history-ranked experience metrics (RankHistory),
+	// the trees recency-weighted, both refitted on every training row
+	// once early stopping and calibration are chosen.
+	ModelEns = "ens"
 )
+
+// ModelNames lists the models in the order --help gives them.
+var ModelNames = []string{ModelEns, ModelLR, ModelGBDT, ModelAuto}
+
+// validModel reports whether kind names a model.
+func validModel(kind string) error {
+	if !slices.Contains(ModelNames, kind) {
+		return fmt.Errorf("model %q: want ens, lr, gbdt or auto", kind)
+	}
+	return nil
+}
 
 // ErrNotBuilt marks a feature that a later slice adds.
 var ErrNotBuilt = errors.New("not built yet")
@@ -29,11 +45,18 @@ var gatedShares = [...]float64{0.05, 0.10, 0.20}
 
 // Model is a trained, calibrated predictor.
 type Model struct {
-	// Kind is the model that predicts: lr or gbdt; with auto, the one
-	// that won on the calibration slice, as "auto:lr" or "auto:gbdt".
-	Kind      string  `json:"kind"`
-	LR        *LR     `json:"lr,omitempty"`
-	GBDT      *GBDT   `json:"gbdt,omitempty"`
+	// Kind is the model that predicts: ens, lr or gbdt; with auto, the
+	// one that won on the calibration slice, as "auto:lr" or "auto:gbdt".
+	Kind string `json:"kind"`
+	// Ranked: the model reads experience metrics as RankHistory ranks, so
+	// a change must be ranked against its project's history first.
+	Ranked bool  `json:"ranked,omitempty"`
+	LR     *LR   `json:"lr,omitempty"`
+	GBDT   *GBDT `json:"gbdt,omitempty"`
+	// The ensemble's logit is PlattLR(lr) + PlattGBDT(gbdt): the sum of
+	// the two models' calibrated log-odds, which Platt calibrates again.
+	PlattLR   *Platt  `json:"platt_lr,omitempty"`
+	PlattGBDT *Platt  `json:"platt_gbdt,omitempty"`
 	Platt     Platt   `json:"platt"`
 	Threshold float64 `json:"threshold"` // calibrated probability at or above which a change is risky
 	CalibAUC  float64 `json:"calib_auc"` // AUC of the logit on the calibration slice
@@ -41,6 +64,9 @@ type Model struct {
 
 // Logit is the uncalibrated log-odds of the model that predicts.
 func (m *Model) Logit(x *[NumFeatures]float64) float64 {
+	if m.PlattLR != nil {
+		return m.PlattLR.A*m.LR.Logit(x) + m.PlattLR.B + m.PlattGBDT.A*m.GBDT.Logit(x) + m.PlattGBDT.B
+	}
 	if m.GBDT != nil {
 		return m.GBDT.Logit(x)
 	}
@@ -54,11 +80,15 @@ func (m *Model) Prob(x *[NumFeatures]float64) float64 { return m.Platt.Prob(m.Lo
 // 1−CalibFrac; early stopping and the choice among configurations of the
 // boosted trees, the choice between lr and gbdt (auto), Platt scaling and
 // the F1-maximising threshold on the latest CalibFrac.
+//
+// For ens the rows must be RankHistory's (Evaluate and TrainDataset rank
+// them): see trainEns.
 func Train(rows []Row, kind string) (*Model, error) {
-	switch kind {
-	case ModelLR, ModelGBDT, ModelAuto:
-	default:
-		return nil, fmt.Errorf("model %q: want lr, gbdt or auto", kind)
+	if err := validModel(kind); err != nil {
+		return nil, err
+	}
+	if kind == ModelEns {
+		return trainEns(rows)
 	}
 	fit, calib, err := TimeSplit(rows, 1-CalibFrac)
 	if err != nil {
@@ -117,6 +147,101 @@ func Train(rows []Row, kind string) (*Model, error) {
 	return m, nil
 }
 
+// ensTrees are the boosted trees of the ensemble: shallow, many, with
+// early stopping on the calibration slice.
+var ensTrees = GBDTOptions{MaxDepth: 3, MaxTrees: 800}
+
+// trainEns fits the ensemble: the logistic regression and the boosted
+// trees (recency-weighted, early-stopped) on the earliest 1−CalibFrac of
+// the rows; a Platt scaling for each and one for their sum, and the F1
+// threshold, on the latest CalibFrac; then both models again on every
+// row (the trees to 5/4 of the early-stopped count, as the rows are 5/4
+// as many), so the latest changes, the most like the next ones, train too.
+func trainEns(rows []Row) (*Model, error) {
+	fit, calib, err := TimeSplit(rows, 1-CalibFrac)
+	if err != nil {
+		return nil, fmt.Errorf("calibration split: %w", err)
+	}
+	lr, err := TrainLR(fit, LROptions{})
+	if err != nil {
+		return nil, err
+	}
+	opt := ensTrees
+	opt.Weights = recencyWeights(fit, RecencyHalfLife)
+	g, err := TrainGBDT(fit, calib, opt)
+	if err != nil {
+		return nil, err
+	}
+	labels := make([]bool, len(calib))
+	ll, gl := make([]float64, len(calib)), make([]float64, len(calib))
+	for i := range calib {
+		labels[i] = calib[i].Label
+		ll[i], gl[i] = lr.Logit(&calib[i].X), g.Logit(&calib[i].X)
+	}
+	pl, err := FitPlatt(ll, labels)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := FitPlatt(gl, labels)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Kind: ModelEns, Ranked: true, PlattLR: &pl, PlattGBDT: &pg}
+	sum := make([]float64, len(calib))
+	for i := range calib {
+		sum[i] = pl.A*ll[i] + pl.B + pg.A*gl[i] + pg.B
+	}
+	m.CalibAUC = AUC(sum, labels)
+	if m.Platt, err = FitPlatt(sum, labels); err != nil {
+		return nil, err
+	}
+	probs := make([]float64, len(calib))
+	for i := range sum {
+		probs[i] = m.Platt.Prob(sum[i])
+	}
+	m.Threshold, _ = BestF1Threshold(probs, labels)
+
+	if m.LR, err = TrainLR(rows, LROptions{}); err != nil {
+		return nil, err
+	}
+	opt = g.Options
+	opt.MaxTrees = max(valEvery, len(g.Trees)*5/4)
+	opt.Weights = recencyWeights(rows, RecencyHalfLife)
+	if m.GBDT, err = TrainGBDT(rows, nil, opt); err != nil {
+		return nil, err
+	}
+	m.GBDT.ValAUC = g.ValAUC
+	return m, nil
+}
+
+// Explain splits the model's calibrated log-odds for x exactly into a
+// base (the log-odds of an average change) and one share per metric:
+// Base + Σ shares = logit of Prob(x). The shares are the logistic
+// regression's terms, the trees' TreeSHAP values, or (ens) the two
+// weighted as the model weighs them.
+func (m *Model) Explain(x *[NumFeatures]float64) (base float64, shares []float64) {
+	shares = make([]float64, NumFeatures)
+	add := func(a float64, part []float64) {
+		for j := range shares {
+			shares[j] += m.Platt.A * a * part[j]
+		}
+	}
+	base = m.Platt.B
+	switch {
+	case m.PlattLR != nil:
+		add(m.PlattLR.A, m.LR.Contributions(x))
+		add(m.PlattGBDT.A, m.GBDT.SHAP(x))
+		base += m.Platt.A * (m.PlattLR.A*m.LR.Intercept + m.PlattLR.B + m.PlattGBDT.A*m.GBDT.ExpectedValue() + m.PlattGBDT.B)
+	case m.GBDT != nil:
+		add(1, m.GBDT.SHAP(x))
+		base += m.Platt.A * m.GBDT.ExpectedValue()
+	default:
+		add(1, m.LR.Contributions(x))
+		base += m.Platt.A * m.LR.Intercept
+	}
+	return base, shares
+}
+
 // Report is what eval prints. The JSON keys are part of the interface.
 type Report struct {
 	AUC          float64            `json:"auc"`
@@ -139,7 +264,7 @@ type Report struct {
 // EvalOptions choose the protocol.
 type EvalOptions struct {
 	TrainFrac float64 // default DefaultTrainFrac
-	Model     string  // default ModelLR
+	Model     string  // default ModelEns
 }
 
 // Evaluate trains on the earliest TrainFrac of the rows and reports on
@@ -149,9 +274,9 @@ func Evaluate(ds *Dataset, opt EvalOptions) (*Report, error) {
 		opt.TrainFrac = DefaultTrainFrac
 	}
 	if opt.Model == "" {
-		opt.Model = ModelLR
+		opt.Model = ModelEns
 	}
-	train, test, err := TimeSplit(ds.Rows, opt.TrainFrac)
+	train, test, err := TimeSplit(prepare(ds.Rows, opt.Model), opt.TrainFrac)
 	if err != nil {
 		return nil, err
 	}
@@ -167,21 +292,30 @@ func EvaluateCross(target *Dataset, others []*Dataset, opt EvalOptions) (*Report
 		opt.TrainFrac = DefaultTrainFrac
 	}
 	if opt.Model == "" {
-		opt.Model = ModelLR
+		opt.Model = ModelEns
 	}
 	if len(others) == 0 {
 		return nil, errors.New("cross-project: no project to train on")
 	}
-	_, test, err := TimeSplit(target.Rows, opt.TrainFrac)
+	_, test, err := TimeSplit(prepare(target.Rows, opt.Model), opt.TrainFrac)
 	if err != nil {
 		return nil, err
 	}
 	var train []Row
 	for _, o := range others {
-		train = append(train, o.Rows...)
+		train = append(train, prepare(o.Rows, opt.Model)...)
 	}
 	slices.SortStableFunc(train, func(a, b Row) int { return cmp.Compare(a.Time, b.Time) })
 	return evaluate(train, test, opt)
+}
+
+// prepare readies one project's time-ordered rows for a model: ens ranks
+// the experience metrics against the project's own history.
+func prepare(rows []Row, kind string) []Row {
+	if kind == ModelEns {
+		return RankHistory(rows)
+	}
+	return rows
 }
 
 func evaluate(train, test []Row, opt EvalOptions) (*Report, error) {

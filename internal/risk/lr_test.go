@@ -114,14 +114,8 @@ func TestFitPlatt(t *testing.T) {
 const jdtPath = "../../../shared/data/jit/issta21-jitdp/jdt.csv"
 
 func TestEvaluateJDT(t *testing.T) {
-	if _, err := os.Stat(jdtPath); err != nil {
-		t.Skipf("public data not here: %v", err)
-	}
-	ds, err := LoadCSV(jdtPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Evaluate(ds, EvalOptions{})
+	ds := loadJDT(t)
+	r, err := Evaluate(ds, EvalOptions{Model: ModelLR})
 	if err != nil {
 		t.Fatal(err)
 	}
