@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages that run things concurrently get the race detector.
 RACE_PKGS := ./cmd/prf/... ./internal/runner/... ./internal/probe/... ./internal/store/... ./internal/report/... ./internal/demo/... ./internal/catalog/... ./internal/proc/... ./internal/loadtest/... ./internal/audit/... ./internal/signoff/...
 
-.PHONY: all build demo test test-deps vet fmt-check bench fuzz clean
+.PHONY: all build demo test test-deps vet fmt-check bench fuzz clean prior
 
 all: build
 
@@ -33,6 +33,11 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## prior: retrain the embedded prior risk model from ../shared/data (a test checks it byte for byte)
+SHARED ?= ../shared/data
+prior:
+	$(GO) run ./cmd/prf risk train --public $(SHARED) --out internal/risk/prior.json
 
 ## bench: the numbers quoted in issue notes
 bench:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -57,7 +58,7 @@ factors and recommendations for a release).`,
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
-	cmd.AddCommand(newRiskEvalCmd(d, nil))
+	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d))
 	return cmd
 }
 
@@ -177,4 +178,62 @@ func writeRiskText(w io.Writer, data string, r *risk.Report) error {
 		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", k, r.CaughtAt[k], r.CaughtAtSize[k])
 	}
 	return tw.Flush()
+}
+
+func newRiskTrainCmd(d *deps) *cobra.Command {
+	var data []string
+	var out, public string
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train PRF's model (ens) on change data and write the model file",
+		Long: `Train the ensemble on every row of one or more change-data CSV files (the
+format prf risk eval reads) and write the model file: the model, its level
+cut points (medium and high: the 60th and 90th percentiles of its
+probabilities on its calibration slice) and the SHA-256 of each file.
+
+Each project's experience metrics are ranked against its own history; the
+projects are then merged in time order. The file holds no time stamp: the
+same files in the same order give the same bytes, which is how the prior
+model embedded in prf is checked (make prior regenerates it from
+` + "`../shared/data/`" + `, and a test compares it byte for byte).`,
+		Example: `  D=../shared/data/jit/issta21-jitdp
+  prf risk train --data $D/qt.csv --data $D/openstack.csv --out model.json
+  # the embedded prior, as make prior regenerates it
+  prf risk train --public ../shared/data --out internal/risk/prior.json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if public != "" {
+				if len(data) > 0 {
+					return usagef("--public and --data: give one")
+				}
+				for _, f := range risk.PriorFiles {
+					data = append(data, filepath.Join(public, f))
+				}
+			}
+			if len(data) == 0 {
+				return usagef("--data is required (one or more change-data CSV files), or --public DIR")
+			}
+			t, err := risk.TrainFiles(data)
+			if err != nil {
+				return usageError{err}
+			}
+			b, err := t.Marshal()
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = d.Out.Write(b)
+				return err
+			}
+			if err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+				return err
+			}
+			fmt.Fprintf(d.ErrOut, "wrote %s: %s, %d trees, trained on %d files\n", out, t.Model.Kind, len(t.Model.GBDT.Trees), len(t.Sources))
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&data, "data", nil, "change-data CSV file to train on (repeatable, in this order)")
+	cmd.Flags().StringVar(&public, "public", "", "train on the public files the embedded prior is trained on, under this data directory (../shared/data): "+strings.Join(risk.PriorFiles, ", "))
+	cmd.Flags().StringVar(&out, "out", "", "model file to write (default: standard output)")
+	return cmd
 }

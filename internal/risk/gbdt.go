@@ -192,7 +192,49 @@ func (tr *gbdtTrainer) getHist() *hist {
 
 func (tr *gbdtTrainer) putHist(h *hist) { tr.pool = append(tr.pool, h) }
 
+// parallelFill is the node size from which fill splits its rows in two
+// halves filled side by side and added: deterministic, since the split
+// does not depend on the number of cores.
+const parallelFill = 16384
+
+// halves runs work on [0, n/2) and [n/2, n) side by side when n is at
+// least parallelFill, else on [0, n).
+func halves(n int, work func(lo, hi int)) {
+	if n < parallelFill {
+		work(0, n)
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work(n/2, n)
+	}()
+	work(0, n/2)
+	<-done
+}
+
 func (tr *gbdtTrainer) fill(hp *hist, idx []int32) {
+	if len(idx) < parallelFill {
+		tr.fillSeq(hp, idx)
+		return
+	}
+	h2 := make(hist, len(*hp))
+	halves(len(idx), func(lo, hi int) {
+		if lo == 0 {
+			tr.fillSeq(hp, idx[:hi])
+		} else {
+			tr.fillSeq(&h2, idx[lo:hi])
+		}
+	})
+	h := *hp
+	for k := range h {
+		h[k].g += h2[k].g
+		h[k].h += h2[k].h
+		h[k].n += h2[k].n
+	}
+}
+
+func (tr *gbdtTrainer) fillSeq(hp *hist, idx []int32) {
 	h, st := *hp, tr.stride
 	for _, i := range idx {
 		g, hh := tr.g[i], tr.h[i]
@@ -347,11 +389,13 @@ func TrainGBDT(rows, val []Row, opt GBDTOptions) (*GBDT, error) {
 	idx := make([]int32, n)
 	leafOf := make([]int32, n)
 	for it := 0; it < opt.MaxTrees; it++ {
-		for i := range f {
-			p := sigmoid(f[i])
-			tr.g[i] = w[i] * (p - y[i])
-			tr.h[i] = w[i] * p * (1 - p)
-		}
+		halves(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				p := sigmoid(f[i])
+				tr.g[i] = w[i] * (p - y[i])
+				tr.h[i] = w[i] * p * (1 - p)
+			}
+		})
 		for i := range idx {
 			idx[i] = int32(i)
 		}
