@@ -163,6 +163,7 @@ Start here:
 		newAuthorizeCmd(d, g),
 		newOverrideCmd(d, g),
 		newRiskCmd(d),
+		newDeploymentsCmd(d, g),
 	)
 	return root
 }

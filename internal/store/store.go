@@ -182,3 +182,61 @@ func Summarize(results []Result) map[Status]int {
 	}
 	return m
 }
+
+// Outcomes of a deployment: what happened after it. A risk model learns
+// which changes fail from them.
+const (
+	OutcomeSuccess    = "success"     // it stayed: no rollback, no incident
+	OutcomeRolledBack = "rolled_back" // it was rolled back (or rolled forward with a fix) because it misbehaved
+	OutcomeIncident   = "incident"    // it caused an incident while it stayed
+	OutcomeUnknown    = "unknown"     // not known yet (or never recorded); left out of failure rates
+)
+
+// Outcomes lists every deployment outcome.
+var Outcomes = []string{OutcomeSuccess, OutcomeRolledBack, OutcomeIncident, OutcomeUnknown}
+
+// Deployment is one deployment of a service to an environment: which
+// revisions it went from and to, when, and how it turned out.
+type Deployment struct {
+	ID          string    `json:"id"`
+	Service     string    `json:"service"`
+	Environment string    `json:"environment"`
+	FromRev     string    `json:"from_rev,omitempty"` // git revision deployed before; "" when not known
+	ToRev       string    `json:"to_rev"`             // git revision deployed
+	Time        time.Time `json:"time"`               // when it was deployed (UTC)
+	Outcome     string    `json:"outcome"`            // one of Outcomes
+	RunID       string    `json:"run_id,omitempty"`   // the readiness run it deployed after
+	Note        string    `json:"note,omitempty"`
+	RecordedAt  time.Time `json:"recorded_at"` // when it was stored
+}
+
+// Failed reports whether the deployment failed (rolled back or caused an
+// incident), and whether that is known at all: an unknown (or unrecognized)
+// outcome is neither a failure nor a success.
+func (d Deployment) Failed() (failed, known bool) {
+	switch d.Outcome {
+	case OutcomeSuccess:
+		return false, true
+	case OutcomeRolledBack, OutcomeIncident:
+		return true, true
+	}
+	return false, false
+}
+
+// DeploymentFilter narrows Deployments. Zero fields do not filter.
+type DeploymentFilter struct {
+	Service     string
+	Environment string
+	Since       time.Time // deployed at or after
+	Until       time.Time // deployed before
+	Limit       int       // the most recent Limit deployments (still oldest first); 0: no limit
+}
+
+// DuplicateError is returned when a record with an id that is already
+// stored is added again.
+type DuplicateError struct {
+	What string // e.g. "deployment"
+	ID   string
+}
+
+func (e *DuplicateError) Error() string { return e.What + " " + e.ID + ": this id is already stored" }
