@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +65,8 @@ factors and recommendations for a release).`,
 }
 
 type riskEvalOpts struct {
+	Releases  time.Duration
+	Step      int
 	Data      string
 	TrainOn   []string
 	Split     string
@@ -108,6 +112,8 @@ rest:
 	f.Float64Var(&o.TrainFrac, "train-frac", risk.DefaultTrainFrac, "share of rows, earliest first, that trains")
 	f.StringVar(&o.Model, "model", risk.ModelEns, "model: ens (PRF's: lr and gbdt together on history-ranked experience metrics), lr (the baseline), gbdt (gradient-boosted trees) or auto (the better of lr and gbdt on the calibration slice)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
+	f.DurationVar(&o.Releases, "releases", 0, "evaluate the team model instead: group --data's changes into releases of this period (24h: daily deployments), a release failing when it holds a defect-inducing change, and compare, slice by slice in time, the prior (the embedded one, or one trained on --train-on) with the team model trained on the releases before each slice")
+	f.IntVar(&o.Step, "step", 50, "with --releases: deployments per held-out slice")
 	return cmd
 }
 
@@ -130,6 +136,9 @@ func runRiskEval(d *deps, o *riskEvalOpts) error {
 	ds, err := risk.LoadCSV(o.Data)
 	if err != nil {
 		return usageError{err}
+	}
+	if o.Releases != 0 {
+		return runRiskEvalReleases(d, o, ds)
 	}
 	opt := risk.EvalOptions{TrainFrac: o.TrainFrac, Model: o.Model}
 	var r *risk.Report
@@ -236,4 +245,63 @@ model embedded in prf is checked (make prior regenerates it from
 	cmd.Flags().StringVar(&public, "public", "", "train on the public files the embedded prior is trained on, under this data directory (../shared/data): "+strings.Join(risk.PriorFiles, ", "))
 	cmd.Flags().StringVar(&out, "out", "", "model file to write (default: standard output)")
 	return cmd
+}
+
+// runRiskEvalReleases is eval --releases: the team model against the
+// prior on held-out time slices of a deployment history made from change
+// data.
+func runRiskEvalReleases(d *deps, o *riskEvalOpts, ds *risk.Dataset) error {
+	if o.Releases < time.Minute {
+		return usagef("--releases %v: want a period of a minute or more (24h: daily)", o.Releases)
+	}
+	if o.Step < 5 {
+		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
+	}
+	prior, source := (*risk.Trained)(nil), "embedded prior"
+	var err error
+	if len(o.TrainOn) > 0 {
+		prior, err = risk.TrainFiles(o.TrainOn)
+		source = "prior trained on " + strings.Join(o.TrainOn, ", ")
+	} else {
+		prior, err = risk.Prior()
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	history := risk.ReleasesFromChanges(prior.Model, ds.Rows, o.Releases)
+	res := risk.EvaluateHistory(history, o.Step)
+	if o.Output == "json" {
+		enc := json.NewEncoder(d.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Data        string           `json:"data"`
+			Prior       string           `json:"prior"`
+			Deployments int              `json:"deployments"`
+			Slices      []risk.SliceEval `json:"slices"`
+			Summary     risk.HistoryWins `json:"summary"`
+		}{o.Data, source, len(history), res, risk.Wins(res)})
+	}
+	tw := tabwriter.NewWriter(d.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(d.Out, "%s: %d releases of %v, %s\n\n", o.Data, len(history), o.Releases, source)
+	fmt.Fprintf(tw, "trained on\ttest\tfailures\tprior Brier\tteam Brier\tprior AUC\tteam AUC\tmodel\t\n")
+	for _, s := range res {
+		model := "prior (history too small)"
+		if s.Team {
+			model = "team"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.4f\t%.4f\t%s\t%s\t%s\t\n", s.Trained, s.Test, s.Failures, s.PriorBrier, s.TeamBrier, fmtAUC(s.PriorAUC), fmtAUC(s.TeamAUC), model)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	w := risk.Wins(res)
+	fmt.Fprintf(d.Out, "\nteam model trained on %d of %d slices; lower Brier than the prior on %d of them (mean %.4f vs %.4f)\n", w.TeamSlices, len(res), w.TeamBetter, w.TeamBrier, w.PriorBrier)
+	return nil
+}
+
+func fmtAUC(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
 }

@@ -122,3 +122,35 @@ func TestRiskHelp(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+func TestRiskEvalReleases(t *testing.T) {
+	kamei := strings.Replace(riskJDT, "issta21-jitdp/jdt.csv", "kamei2013/columba.csv", 1)
+	if _, err := os.Stat(kamei); err != nil {
+		t.Skipf("public data not here: %v", err)
+	}
+	code, out, errOut := prf(t, "risk", "eval", "--data", kamei, "--releases", "24h", "--step", "100", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r struct {
+		Deployments int `json:"deployments"`
+		Slices      []struct {
+			Trained, Test int
+			Team          bool
+		} `json:"slices"`
+		Summary struct {
+			TeamSlices int `json:"team_slices"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Deployments < 500 || len(r.Slices) != (r.Deployments-1)/100 || r.Summary.TeamSlices != len(r.Slices) {
+		t.Errorf("%d deployments, %d slices, team on %d", r.Deployments, len(r.Slices), r.Summary.TeamSlices)
+	}
+	for _, bad := range [][]string{{"--releases", "1s"}, {"--releases", "24h", "--step", "2"}} {
+		if code, _, errOut := prf(t, append([]string{"risk", "eval", "--data", kamei}, bad...)...); code != exitBadInput {
+			t.Errorf("%v: exit %d (%s), want %d", bad, code, errOut, exitBadInput)
+		}
+	}
+}

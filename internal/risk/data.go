@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NumFeatures is the number of change metrics of a row (Kamei et al.).
@@ -114,9 +115,17 @@ func ReadCSV(r io.Reader, name string) (*Dataset, error) {
 		}
 		return i
 	}
-	dateCol, bugCol := col("date"), col("bug")
+	// Kamei et al.'s own files (TSE 2013) name some columns differently
+	// and normalise LA, LD, LT and NUC: see kamei2013.
+	_, kamei := index["commitdate"]
+	columns := featureColumns
+	dateName := "date"
+	if kamei {
+		columns, dateName = kamei2013Columns, "commitdate"
+	}
+	dateCol, bugCol := col(dateName), col("bug")
 	var featCol [NumFeatures]int
-	for j, h := range featureColumns {
+	for j, h := range columns {
 		featCol[j] = col(h)
 	}
 	if len(missing) > 0 {
@@ -141,8 +150,12 @@ func ReadCSV(r io.Reader, name string) (*Dataset, error) {
 			return fmt.Errorf("%s:%d:%d: %w: column %q: %s %q", name, line, column, ErrData, header[c], what, rec[c])
 		}
 		var row Row
-		t, err := parseTime(rec[dateCol])
-		if err != nil {
+		var t int64
+		if kamei {
+			if t, err = parseKameiDate(rec[dateCol]); err != nil {
+				return nil, bad(dateCol, "want YYYY/M/D H:MM, got")
+			}
+		} else if t, err = parseTime(rec[dateCol]); err != nil {
 			return nil, bad(dateCol, "want unix seconds, got")
 		}
 		row.Time = t
@@ -160,12 +173,44 @@ func ReadCSV(r io.Reader, name string) (*Dataset, error) {
 			}
 			row.X[j] = v
 		}
+		if kamei {
+			denormalise(&row.X)
+		}
 		ds.Rows = append(ds.Rows, row)
 	}
 	if !sort.SliceIsSorted(ds.Rows, func(a, b int) bool { return ds.Rows[a].Time < ds.Rows[b].Time }) {
 		sort.SliceStable(ds.Rows, func(a, b int) bool { return ds.Rows[a].Time < ds.Rows[b].Time })
 	}
 	return ds, nil
+}
+
+// kamei2013Columns are the metrics' names in Kamei et al.'s own files
+// (../shared/data/jit/kamei2013/): nm is ND, pd is AGE, npt is NUC.
+var kamei2013Columns = [NumFeatures]string{
+	"ns", "nm", "nf", "entropy", "la", "ld", "lt", "fix",
+	"ndev", "pd", "npt", "exp", "rexp", "sexp",
+}
+
+// denormalise undoes Kamei et al.'s normalisation (LA and LD divided by
+// LT, LT and NUC by NF) so the metrics read as in the other files.
+func denormalise(x *[NumFeatures]float64) {
+	nf := x[2]
+	x[6] *= nf        // LT
+	x[featLA] *= x[6] // LA
+	x[featLD] *= x[6] // LD
+	x[10] *= nf       // NUC
+	for _, j := range []int{6, featLA, featLD, 10} {
+		x[j] = math.Round(x[j]*1000) / 1000 // the files' rounding leaves 2.9999
+	}
+}
+
+// parseKameiDate reads Kamei's commitdate, YYYY/M/D H:MM, as UTC.
+func parseKameiDate(s string) (int64, error) {
+	t, err := time.Parse("2006/1/2 15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, err
+	}
+	return t.Unix(), nil
 }
 
 // parseTime reads unix seconds, written as an integer or a float.

@@ -140,3 +140,26 @@ func TestTimeSplit(t *testing.T) {
 		}
 	}
 }
+
+// Kamei et al.'s own files: other column names, a date, and LA, LD, LT,
+// NUC normalised; read back to the counts the other files hold.
+func TestReadCSVKamei2013(t *testing.T) {
+	src := "transactionid,commitdate,ns,nm,nf,entropy,la,ld,lt,fix,ndev,pd,npt,exp,rexp,sexp,bug\n" +
+		"3,2001/12/12 17:41,1,1,3,0.5,0.093619972,0.05,480.6666667,1,14,596,0.666666667,143,133.5,129,1\n" +
+		"7,1999/10/12 12:57,1,2,1,0,0,0,398,1,1,0,1,140,140,137,0\n"
+	ds, err := ReadCSV(strings.NewReader(src), "k.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Rows) != 2 || ds.Rows[0].Time != 939733020 || ds.Rows[0].X[1] != 2 {
+		t.Fatalf("rows %+v: want sorted by commitdate, nm read as ND", ds.Rows)
+	}
+	r := ds.Rows[1] // 2001: three files
+	if r.X[6] != 1442 || r.X[featLA] != 135 || r.X[featLD] != 72.1 || r.X[10] != 2 || r.X[9] != 596 || !r.Label {
+		t.Errorf("LT %v LA %v LD %v NUC %v AGE %v: want 1442, 135, 72.1, 2, 596", r.X[6], r.X[featLA], r.X[featLD], r.X[10], r.X[9])
+	}
+	_, err = ReadCSV(strings.NewReader(strings.Replace(src, "2001/12/12 17:41", "12.12.2001", 1)), "k.csv")
+	if err == nil || !strings.Contains(err.Error(), `k.csv:2:3: bad change data: column "commitdate": want YYYY/M/D H:MM, got "12.12.2001"`) {
+		t.Errorf("bad date: %v, want k.csv:2:3", err)
+	}
+}

@@ -84,11 +84,12 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 
 	// Design matrix with a leading 1 for the intercept.
 	const d = NumFeatures + 1
-	z := make([][d]float64, n)
+	z := make([][]float64, n)
 	y := make([]float64, n)
 	w := make([]float64, n)
 	wPos, wNeg := float64(n)/(2*float64(pos)), float64(n)/(2*float64(n-pos))
 	for i := range rows {
+		z[i] = make([]float64, d)
 		z[i][0] = 1
 		m.standardize(&rows[i].X, z[i][1:])
 		if rows[i].Label {
@@ -100,12 +101,37 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 			w[i] *= opt.Weights[i]
 		}
 	}
+	beta, iters, err := irls(z, y, w, nil, opt)
+	if err != nil {
+		return nil, fmt.Errorf("logistic regression: %w", err)
+	}
+	m.Iter = iters
+	m.Intercept = beta[0]
+	copy(m.Coef, beta[1:])
+	return m, nil
+}
 
-	beta := make([]float64, d)
+// irls fits an L2-regularised, weighted logistic regression by Newton's
+// method with a backtracking line search: z holds one design row per
+// example (column 0 the intercept, not penalised), y the 0/1 targets, w
+// the weights. offset, when set, is a fixed per-row term added to the
+// linear predictor (a prior model's log-odds that the fit corrects).
+// Deterministic: a fixed summation order.
+func irls(z [][]float64, y, w, offset []float64, opt LROptions) (beta []float64, iters int, err error) {
+	opt = opt.withDefaults()
+	d := len(z[0])
+	lin := func(b []float64, i int) float64 {
+		t := dot(b, z[i])
+		if offset != nil {
+			t += offset[i]
+		}
+		return t
+	}
+	beta = make([]float64, d)
 	loss := func(b []float64) float64 {
 		s := 0.0
 		for i := range z {
-			s += w[i] * logLoss(dot(b, z[i][:]), y[i])
+			s += w[i] * logLoss(lin(b, i), y[i])
 		}
 		for j := 1; j < d; j++ {
 			s += 0.5 * opt.Lambda * b[j] * b[j]
@@ -115,14 +141,14 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 	cur := loss(beta)
 	trial := make([]float64, d)
 	for it := 1; it <= opt.MaxIter; it++ {
-		m.Iter = it
+		iters = it
 		g := make([]float64, d)
 		h := make([][]float64, d)
 		for a := range h {
 			h[a] = make([]float64, d)
 		}
 		for i := range z {
-			p := sigmoid(dot(beta, z[i][:]))
+			p := sigmoid(lin(beta, i))
 			r := w[i] * (p - y[i])
 			c := w[i] * p * (1 - p)
 			for a := 0; a < d; a++ {
@@ -142,10 +168,10 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 			g[j] += opt.Lambda * beta[j]
 			h[j][j] += opt.Lambda
 		}
-		h[0][0] += 1e-12 * float64(n) // keeps the intercept's row positive definite
+		h[0][0] += 1e-12 * float64(len(z)) // keeps the intercept's row positive definite
 		step, err := cholSolve(h, g)
 		if err != nil {
-			return nil, fmt.Errorf("logistic regression: iteration %d: %w", it, err)
+			return nil, it, fmt.Errorf("iteration %d: %w", it, err)
 		}
 		// Backtracking line search keeps every step a descent.
 		t := 1.0
@@ -173,9 +199,7 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 			break
 		}
 	}
-	m.Intercept = beta[0]
-	copy(m.Coef, beta[1:])
-	return m, nil
+	return beta, iters, nil
 }
 
 // logFeature is the transform every metric goes through: log1p(max(0, x)).

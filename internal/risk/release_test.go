@@ -1,0 +1,143 @@
+package risk
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestNoisyOr(t *testing.T) {
+	for _, tc := range []struct {
+		p    []float64
+		want float64
+	}{{nil, 0}, {[]float64{0.3}, 0.3}, {[]float64{0.5, 0.5}, 0.75}, {[]float64{0.1, 0.2, 1}, 1}} {
+		if got := NoisyOr(tc.p); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("NoisyOr(%v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestOffHours(t *testing.T) {
+	for _, tc := range []struct {
+		at   string
+		want bool
+	}{
+		{"2026-11-25T10:00:00Z", false}, // Wednesday morning
+		{"2026-11-25T08:59:00Z", true},
+		{"2026-11-25T17:00:00Z", true},
+		{"2026-11-25T16:59:00Z", false},
+		{"2026-11-28T11:00:00Z", true}, // Saturday
+		{"2026-11-29T11:00:00Z", true}, // Sunday
+	} {
+		at, _ := time.Parse(time.RFC3339, tc.at)
+		if got := OffHours(at); got != tc.want {
+			t.Errorf("OffHours(%s) = %v", tc.at, got)
+		}
+	}
+}
+
+// history draws deployments whose true failure probability is the
+// prior's shifted by shift log-odds, plus 1.5 for a database migration.
+func history(n int, shift float64, seed uint64) []Deployment {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	out := make([]Deployment, n)
+	for i := range out {
+		prior := rng.NormFloat64() - 1.5
+		f := DeployFeatures{Commits: 1 + rng.IntN(20), Migrations: rng.IntN(4) == 0}
+		truth := prior + shift
+		if f.Migrations {
+			truth += 1.5
+		}
+		out[i] = Deployment{Time: at.Add(time.Duration(i) * time.Hour), PriorLogit: prior, X: f.Vector(),
+			Failed: rng.Float64() < sigmoid(truth), Known: true}
+	}
+	return out
+}
+
+func TestTeamModelNeedsHistory(t *testing.T) {
+	h := history(MinTeamDeployments-1, 0, 1)
+	if ok, why := TeamReady(h); ok || why == "" {
+		t.Errorf("ready with %d deployments", len(h))
+	}
+	if _, err := TrainTeam(h); err == nil {
+		t.Error("trained on too short a history")
+	}
+	h = history(200, 0, 1)
+	for i := range h {
+		h[i].Failed = false // no failure at all
+	}
+	if _, err := TrainTeam(h); err == nil {
+		t.Error("trained without failures")
+	}
+}
+
+// A team whose deployments fail more often than the prior says, and more
+// when migrations ship: the team model learns both and beats the prior
+// on later, held-out slices.
+func TestTeamModelLearnsTheTeam(t *testing.T) {
+	h := history(1200, 1, 2)
+	tm, err := TrainTeam(h[:800])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig := 2 // index of "migrations"
+	if DeployFeatureNames()[mig] != "migrations" || tm.Coef[mig] <= 0 || tm.Intercept <= 0 {
+		t.Errorf("migration coefficient %.3f, intercept %.3f: want both positive", tm.Coef[mig], tm.Intercept)
+	}
+	d := h[900]
+	prior, base, shares := tm.Explain(d)
+	s := prior + base
+	for _, v := range shares {
+		s += v
+	}
+	if math.Abs(s-tm.Logit(d)) > 1e-12 {
+		t.Errorf("explanation sums to %v, logit %v", s, tm.Logit(d))
+	}
+	w := Wins(EvaluateHistory(h, 200))
+	if w.TeamSlices != 5 || w.TeamBetter < 4 || w.TeamBrier >= w.PriorBrier {
+		t.Errorf("%+v: want the team model trained on every slice and better on most", w)
+	}
+	// A team the prior already describes: nothing to correct, and the
+	// strong penalty keeps the team model near the prior.
+	w = Wins(EvaluateHistory(history(1200, 0, 3), 200))
+	if w.TeamBrier > w.PriorBrier*1.05 {
+		t.Errorf("%+v: the team model strays from a prior that is right", w)
+	}
+}
+
+func TestReleasesFromChanges(t *testing.T) {
+	m, err := Prior()
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := int64(86400)
+	t0 := int64(1_700_000_000) / day * day
+	rows := []Row{
+		{Time: t0 + 3600}, {Time: t0 + 7200, Label: true}, // day 1: two changes, one bad
+		{Time: t0 + day + 100},                             // day 2
+		{Time: t0 + 3*day + 100}, {Time: t0 + 3*day + 200}, // day 4
+	}
+	for i := range rows {
+		rows[i].X[featLA] = 10
+		rows[i].X[2] = 1
+	}
+	got := ReleasesFromChanges(m.Model, rows, 24*time.Hour)
+	if len(got) != 3 {
+		t.Fatalf("%d releases, want 3", len(got))
+	}
+	if !got[0].Failed || got[1].Failed || got[2].Failed {
+		t.Errorf("failed: %v %v %v, want true false false", got[0].Failed, got[1].Failed, got[2].Failed)
+	}
+	if got[0].X[0] != math.Log1p(2) || got[1].X[0] != math.Log1p(1) {
+		t.Errorf("commits feature %v %v", got[0].X[0], got[1].X[0])
+	}
+	// Two changes are riskier together than one alone.
+	if !(got[0].PriorLogit > got[1].PriorLogit) {
+		t.Errorf("prior logits %v (2 changes) vs %v (1)", got[0].PriorLogit, got[1].PriorLogit)
+	}
+	if got[1].X[6] != math.Log1p(got[1].Time.Sub(got[0].Time).Hours()) {
+		t.Errorf("since_previous %v", got[1].X[6])
+	}
+}
