@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/report"
+	"github.com/prfhq/prf/internal/risk"
 	"github.com/prfhq/prf/internal/runner"
 	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
@@ -35,6 +37,8 @@ type checkOpts struct {
 	Tags        []string
 	Quiet       bool
 	Color       bool
+	Prioritize  bool
+	FailFast    bool
 }
 
 func newCheckCmd(d *deps, g *globalOpts, runF func(context.Context, *checkOpts) error) *cobra.Command {
@@ -57,12 +61,17 @@ with --secret (database_dsn=env:DATABASE_URL, auth_password=file:/run/pw).
 
 Exit status: 0 ready, 1 not ready (a blocking checkpoint failed, errored,
 was skipped or is pending), 2 bad checklist or usage, 3 internal error,
-130 interrupted (the results finished so far are stored).`,
+130 interrupted (the results finished so far are stored).
+
+--prioritize with --fail-fast finds a failing release soonest: the
+checkpoints that failed most, most recently, in this checklist's stored
+runs start first, and the run stops at the first blocking failure.`,
 		Example: `  prf check -f prf.yaml
   prf check --catalog --var api_url=https://api.example.com --secret auth_password=env:API_PASSWORD
   prf check -f prf.yaml --env staging -o junit --out report.xml
   prf check -f prf.yaml --var base=https://staging.example.test --tag security
-  PRF_DB=/var/lib/prf/prf.db prf check -o markdown > comment.md`,
+  PRF_DB=/var/lib/prf/prf.db prf check -o markdown > comment.md
+  prf check -f prf.yaml --prioritize --fail-fast`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -84,6 +93,8 @@ was skipped or is pending), 2 bad checklist or usage, 3 internal error,
 	f.StringSliceVar(&o.Tags, "tag", nil, "run only checkpoints with one of these tags")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	f.BoolVar(&o.Color, "color", false, "colour the table report")
+	f.BoolVar(&o.Prioritize, "prioritize", false, "start the checkpoints most likely to fail first, learnt from this checklist's stored runs (recent runs weigh more; prf risk checks shows the order)")
+	f.BoolVar(&o.FailFast, "fail-fast", false, "stop starting checkpoints after the first blocking failure; the rest are recorded as skipped (fail_fast) and the run is not ready")
 	return cmd
 }
 
@@ -174,7 +185,13 @@ func runCheck(ctx context.Context, d *deps, g *globalOpts, o *checkOpts) error {
 		return err
 	}
 	defer st.Close()
-	return checkAndReport(ctx, d, st, cl, runner.Options{Concurrency: o.Concurrency, Environment: o.Env, Select: sel}, format, o.Out, o.Quiet)
+	ropts := runner.Options{Concurrency: o.Concurrency, Environment: o.Env, Select: sel, FailFast: o.FailFast}
+	if o.Prioritize {
+		if ropts.Priority, err = checkPriorities(ctx, st, cl.Name); err != nil {
+			return err
+		}
+	}
+	return checkAndReport(ctx, d, st, cl, ropts, format, o.Out, o.Quiet)
 }
 
 // checkAndReport runs a loaded checklist with progress, then writes the
@@ -340,4 +357,52 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// checkPriorities is each checkpoint's likelihood of failing, learnt from
+// the checklist's stored runs (prf check --prioritize).
+func checkPriorities(ctx context.Context, st store.Store, checklist string) (map[string]float64, error) {
+	history, err := checkHistory(ctx, st, checklist, checkHistoryRuns)
+	if err != nil {
+		return nil, err
+	}
+	return risk.CheckPriorities(history), nil
+}
+
+// checkHistoryRuns is how many of a checklist's latest stored runs
+// prioritization learns from.
+const checkHistoryRuns = 100
+
+// checkHistory reads the latest n completed runs of a checklist, oldest
+// first, as prioritization sees them: what ran (not skipped) and what
+// failed or errored.
+func checkHistory(ctx context.Context, st store.Store, checklist string, n int) ([]risk.CheckRun, error) {
+	runs, err := st.ListRuns(ctx, store.RunFilter{Checklist: checklist, Limit: n})
+	if err != nil {
+		return nil, err
+	}
+	var out []risk.CheckRun
+	for i := len(runs) - 1; i >= 0; i-- { // ListRuns gives the newest first
+		if runs[i].State != store.RunCompleted {
+			continue
+		}
+		results, err := st.Results(ctx, runs[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		// File order: replays compare against it.
+		slices.SortStableFunc(results, func(a, b store.Result) int { return cmp.Compare(a.Position, b.Position) })
+		cr := risk.CheckRun{Failed: map[string]bool{}}
+		for _, r := range results {
+			if r.Status == store.StatusSkipped || r.Status == store.StatusPending {
+				continue
+			}
+			cr.Ran = append(cr.Ran, r.ID)
+			if r.Status == store.StatusFail || r.Status == store.StatusError {
+				cr.Failed[r.ID] = true
+			}
+		}
+		out = append(out, cr)
+	}
+	return out, nil
 }

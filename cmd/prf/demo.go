@@ -32,6 +32,9 @@ type demoOpts struct {
 	Quiet       bool
 	Keep        string
 	NoServices  bool
+	Vars        []string
+	Prioritize  bool
+	FailFast    bool
 }
 
 func newDemoCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -71,6 +74,9 @@ Faults make one part misbehave, to watch PRF catch it:
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	f.StringVar(&o.Keep, "keep", "", "also write the demo's prf.yaml and the CA certificate into this directory")
 	f.BoolVar(&o.NoServices, "no-services", false, "do not start PostgreSQL and Redis even when this machine has them")
+	f.StringArrayVar(&o.Vars, "var", nil, "override a variable of the demo checklist, NAME=VALUE (repeatable), e.g. cert_soc2_expires=2099-12-31")
+	f.BoolVar(&o.Prioritize, "prioritize", false, "as prf check --prioritize: start the checkpoints that failed most in the stored demo runs first")
+	f.BoolVar(&o.FailFast, "fail-fast", false, "as prf check --fail-fast: stop at the first blocking failure")
 	cmd.AddCommand(newDemoTargetCmd(d), newDemoChecklistCmd(d))
 	return cmd
 }
@@ -127,9 +133,13 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 		fmt.Fprintf(d.ErrOut, " with faults: %s", strings.Join(o.Faults, ", "))
 	}
 	fmt.Fprintf(d.ErrOut, "\nchecklist %s: the built-in catalogue, configured for it; what it lacks (Kubernetes, chain nodes, Prometheus, ...) is reported not configured\n", clFile)
-	cl, err := checklist.Load(clFile, checklist.Options{})
+	vars, err := parseVars(o.Vars)
 	if err != nil {
-		return fmt.Errorf("demo checklist: %w", err)
+		return err
+	}
+	cl, err := checklist.Load(clFile, checklist.Options{Vars: vars})
+	if err != nil {
+		return usageError{fmt.Errorf("demo checklist: %w", err)}
 	}
 	// The secrets are handed to the run directly; the checklist file names
 	// environment variables, as a real one would.
@@ -139,7 +149,13 @@ func runDemo(ctx context.Context, d *deps, g *globalOpts, o *demoOpts) error {
 		return err
 	}
 	defer st.Close()
-	err = checkAndReport(ctx, d, st, cl, runner.Options{Concurrency: o.Concurrency, Environment: "demo", Secrets: secrets}, format, o.Out, o.Quiet)
+	ropts := runner.Options{Concurrency: o.Concurrency, Environment: "demo", Secrets: secrets, FailFast: o.FailFast}
+	if o.Prioritize {
+		if ropts.Priority, err = checkPriorities(ctx, st, cl.Name); err != nil {
+			return err
+		}
+	}
+	err = checkAndReport(ctx, d, st, cl, ropts, format, o.Out, o.Quiet)
 	if errors.Is(err, errNotReady) {
 		return nil // the demo completed; the verdict is in the report
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -15,9 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prfhq/prf/internal/risk"
+	"github.com/prfhq/prf/internal/store"
 )
 
-func newRiskCmd(d *deps) *cobra.Command {
+func newRiskCmd(d *deps, g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "risk",
 		Short: "Predict deployment risk from change history, and measure the prediction honestly",
@@ -60,7 +62,7 @@ factors and recommendations for a release).`,
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
-	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d))
+	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d), newRiskChecksCmd(d, g))
 	return cmd
 }
 
@@ -304,4 +306,94 @@ func fmtAUC(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", v)
+}
+
+func newRiskChecksCmd(d *deps, g *globalOpts) *cobra.Command {
+	var name, output string
+	var top int
+	cmd := &cobra.Command{
+		Use:   "checks",
+		Short: "Which checkpoints are likeliest to fail, and how much sooner that finds a failure",
+		Long: `Learn from a checklist's stored runs (the latest 100 completed) how likely
+each checkpoint is to fail next: failures over runs, each run weighing half
+as much every 5 runs back, smoothed toward the checklist's overall failure
+rate. prf check --prioritize starts checkpoints in this order.
+
+Then replay the history: order each run by what the runs before it teach,
+and count the checks run until its first failure (fail or error), against
+file order, one at a time as with --concurrency 1 --fail-fast.`,
+		Example: `  prf risk checks
+  prf risk checks --checklist prf-demo -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usagef("-o %q: want text or json", output)
+			}
+			ctx := c.Context()
+			st, err := g.openStore(ctx, d)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if name == "" {
+				latest, err := st.ListRuns(ctx, store.RunFilter{Limit: 1})
+				if err != nil {
+					return err
+				}
+				if len(latest) == 0 {
+					return usagef("no stored runs: run prf check first")
+				}
+				name = latest[0].Checklist
+			}
+			history, err := checkHistory(ctx, st, name, checkHistoryRuns)
+			if err != nil {
+				return err
+			}
+			if len(history) == 0 {
+				return usagef("checklist %q: no completed runs stored", name)
+			}
+			prio := risk.CheckPriorities(history)
+			order := risk.Order(slices.Sorted(maps.Keys(prio)), prio)
+			rep := risk.Replay(history)
+			if output == "json" {
+				type item struct {
+					ID          string  `json:"id"`
+					Probability float64 `json:"probability"`
+				}
+				items := []item{}
+				for _, id := range order[:min(top, len(order))] {
+					items = append(items, item{id, prio[id]})
+				}
+				enc := json.NewEncoder(d.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Checklist string            `json:"checklist"`
+					Runs      int               `json:"runs"`
+					Top       []item            `json:"top"`
+					Replay    risk.ReplayReport `json:"replay"`
+					Saved     float64           `json:"saved"`
+				}{name, len(history), items, rep, rep.Saved()})
+			}
+			fmt.Fprintf(d.Out, "checklist %s: %d completed runs\n\n", name, len(history))
+			tw := tabwriter.NewWriter(d.Out, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "checkpoint\tfails next (estimate)\n")
+			for _, id := range order[:min(top, len(order))] {
+				fmt.Fprintf(tw, "%s\t%.3f\n", id, prio[id])
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if rep.Runs == 0 {
+				fmt.Fprintln(d.Out, "\nreplay: no run after the first had a failure")
+				return nil
+			}
+			fmt.Fprintf(d.Out, "\nreplay over %d runs with a failure: first failure after %.1f checks in priority order, %.1f in file order (of %.1f); %.0f%% fewer checks; sooner in %d runs, later in %d\n",
+				rep.Runs, float64(rep.PrioChecks)/float64(rep.Runs), float64(rep.FileChecks)/float64(rep.Runs), float64(rep.TotalChecks)/float64(rep.Runs), 100*rep.Saved(), rep.Earlier, rep.Later)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "checklist", "", "checklist name (default: the latest run's)")
+	cmd.Flags().IntVarP(&top, "top", "n", 15, "checkpoints to list")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	return cmd
 }

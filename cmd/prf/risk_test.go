@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -152,5 +153,86 @@ func TestRiskEvalReleases(t *testing.T) {
 		if code, _, errOut := prf(t, append([]string{"risk", "eval", "--data", kamei}, bad...)...); code != exitBadInput {
 			t.Errorf("%v: exit %d (%s), want %d", bad, code, errOut, exitBadInput)
 		}
+	}
+}
+
+// A checkpoint that failed in the stored runs starts first with
+// --prioritize; with --fail-fast the run stops there and records the rest
+// as skipped. prf risk checks shows the order and replays the history.
+func TestCheckPrioritizeFailFast(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "broken")
+	var b strings.Builder
+	b.WriteString("version: 1\nname: prio\ncheckpoints:\n")
+	for i := range 6 {
+		// cp5, last in the file, fails while the flag file exists.
+		cmd := `["true"]`
+		if i == 5 {
+			cmd = `["test", "!", "-e", "` + flag + `"]`
+		}
+		fmt.Fprintf(&b, "  - id: cp%d\n    title: T%d\n    domain: application\n    owner: Dev Lead\n    probe: {kind: exec, command: %s}\n    expect: exit_code == 0\n", i, i, cmd)
+	}
+	cl := writeFile(t, dir, "prf.yaml", b.String())
+	db := filepath.Join(dir, "prf.db")
+	check := func(extra ...string) (int, []struct{ ID, Status, Skip string }) {
+		t.Helper()
+		code, out, errOut := prf(t, append([]string{"check", "-q", "--db", db, "-f", cl, "-o", "json", "--concurrency", "1"}, extra...)...)
+		var rep struct {
+			Results []struct{ ID, Status, Skip string } `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("exit %d: %v\n%s\n%s", code, err, out, errOut)
+		}
+		return code, rep.Results
+	}
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if code, _ := check(); code != 1 {
+			t.Fatalf("exit %d, want 1 (cp5 fails)", code)
+		}
+	}
+	code, res := check("--fail-fast")
+	if code != 1 || len(res) != 6 {
+		t.Fatalf("exit %d, %d results", code, len(res))
+	}
+	// In file order, cp0..cp4 pass before cp5 fails: nothing is left.
+	for _, r := range res {
+		if r.Skip != "" {
+			t.Errorf("file order: %s skipped (%s)", r.ID, r.Skip)
+		}
+	}
+	code, res = check("--fail-fast", "--prioritize")
+	skipped := 0
+	for _, r := range res {
+		switch {
+		case r.ID == "cp5" && r.Status != "fail":
+			t.Errorf("cp5: %s", r.Status)
+		case r.ID != "cp5" && r.Skip == "fail_fast":
+			skipped++
+		}
+	}
+	if code != 1 || skipped != 5 {
+		t.Errorf("prioritized: exit %d, %d skipped by --fail-fast, want 5: %+v", code, skipped, res)
+	}
+	code, out, errOut := prf(t, "risk", "checks", "--db", db, "-o", "json")
+	if code != 0 {
+		t.Fatalf("risk checks: exit %d: %s", code, errOut)
+	}
+	var rc struct {
+		Checklist string
+		Runs      int
+		Top       []struct{ ID string }
+		Replay    struct{ Runs, Earlier int }
+	}
+	if err := json.Unmarshal([]byte(out), &rc); err != nil {
+		t.Fatal(err)
+	}
+	if rc.Checklist != "prio" || rc.Runs != 5 || len(rc.Top) == 0 || rc.Top[0].ID != "cp5" || rc.Replay.Runs != 4 || rc.Replay.Earlier != 3 {
+		t.Errorf("risk checks: %+v", rc)
+	}
+	if code, _, _ := prf(t, "risk", "checks", "--db", filepath.Join(dir, "empty.db")); code != exitBadInput {
+		t.Errorf("no runs: exit %d", code)
 	}
 }

@@ -162,7 +162,7 @@ Start here:
 		newSignoffCmd(d, g),
 		newAuthorizeCmd(d, g),
 		newOverrideCmd(d, g),
-		newRiskCmd(d),
+		newRiskCmd(d, g),
 		newDeploymentsCmd(d, g),
 	)
 	return root

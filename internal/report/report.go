@@ -260,7 +260,7 @@ func (rep *Report) SkipCounts() map[string]int {
 }
 
 // skipDetail is " (4 not configured, 1 disabled)", or "" when no skipped
-// result was left out on purpose.
+// result was left out on purpose or by --fail-fast.
 func (rep *Report) skipDetail() string {
 	m := rep.SkipCounts()
 	var parts []string
@@ -269,6 +269,9 @@ func (rep *Report) skipDetail() string {
 	}
 	if n := m[store.SkipDisabled]; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d disabled", n))
+	}
+	if n := m[store.SkipFailFast]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d not run after --fail-fast stopped", n))
 	}
 	if len(parts) == 0 {
 		return ""

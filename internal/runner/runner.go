@@ -63,6 +63,15 @@ type Options struct {
 	Select func(cp *checklist.Checkpoint) bool
 	// RunID overrides the generated id (tests).
 	RunID string
+	// Priority, when set, starts ready checkpoints highest first (ties in
+	// checklist order): each checkpoint's likelihood of failing, from its
+	// history (risk.CheckPriorities). Dependencies still come first.
+	Priority map[string]float64
+	// FailFast stops starting checkpoints after the first blocking
+	// failure (fail or error); those that did not run are recorded as
+	// skipped (store.SkipFailFast), so the run still holds every
+	// checkpoint and is not ready.
+	FailFast bool
 }
 
 // Run executes the checklist and stores its run and results in rec. It

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -482,5 +483,64 @@ func TestNotConfiguredAndDisabledDoNotBlock(t *testing.T) {
 	}
 	if c := byID(mem.results[run2.ID])["child"]; c.Skip != store.SkipDependency || !c.Blocks() || run2.Verdict != store.VerdictNotReady {
 		t.Errorf("child of a failed dependency: skip %q blocks %v verdict %s", c.Skip, c.Blocks(), run2.Verdict)
+	}
+}
+
+// Priority starts the likeliest failures first (dependencies still come
+// first); FailFast stops at the first blocking failure and records the
+// rest as skipped, so the run holds every checkpoint and is not ready.
+func TestPriorityAndFailFast(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	body := cp("a", "", "value: 1", "value == 1") +
+		cp("b", "", "value: 1", "value == 1") +
+		cp("c", "", "value: 2", "value == 1") + // fails
+		cp("d", "depends_on: [a]", "value: 1", "value == 1") +
+		cp("w", "severity: warning", "value: 2", "value == 1") // fails, does not block
+	for _, tc := range []struct {
+		name     string
+		prio     map[string]float64
+		failFast bool
+		started  string
+		skipped  string
+	}{
+		{"file order", nil, false, "a b c d w", ""},
+		{"priority", map[string]float64{"c": 0.9, "w": 0.5, "d": 1}, false, "c w a d b", ""},
+		{"fail fast in file order", nil, true, "a b c", "d w"},
+		{"fail fast, failure first", map[string]float64{"c": 0.9}, true, "c", "a b d w"},
+		{"a warning does not stop", map[string]float64{"w": 0.9, "c": 0.5}, true, "w c", "a b d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeKind{attempts: map[string]int{}}
+			cl := load(t, f, body)
+			var started []string
+			mem := newMem()
+			run, err := Run(context.Background(), cl, mem, Options{Concurrency: 1, Priority: tc.prio, FailFast: tc.failFast, Observer: func(e Event) {
+				if e.Type == EventStarted {
+					started = append(started, e.Checkpoint.ID)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(started, " "); got != tc.started {
+				t.Errorf("started %q, want %q", got, tc.started)
+			}
+			var skipped []string
+			for _, r := range mem.results[run.ID] {
+				if r.Status == store.StatusSkipped {
+					skipped = append(skipped, r.ID)
+					if r.Skip != store.SkipFailFast || !strings.Contains(r.Message, `--fail-fast stopped the run when "c" failed`) {
+						t.Errorf("%s: skip %q: %s", r.ID, r.Skip, r.Message)
+					}
+				}
+			}
+			slices.Sort(skipped)
+			if got := strings.Join(skipped, " "); got != tc.skipped {
+				t.Errorf("skipped %q, want %q", got, tc.skipped)
+			}
+			if len(mem.results[run.ID]) != 5 || run.Verdict != store.VerdictNotReady || run.State != store.RunCompleted {
+				t.Errorf("%d results, verdict %s, state %s", len(mem.results[run.ID]), run.Verdict, run.State)
+			}
+		})
 	}
 }

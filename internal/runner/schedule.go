@@ -13,8 +13,9 @@ import (
 // node is one checkpoint in a run's plan.
 type node struct {
 	cp         *checklist.Checkpoint
-	pos        int // place in the checklist: ready checkpoints start in this order
-	waiting    int // dependencies not finished yet
+	pos        int     // place in the checklist: ready checkpoints start in this order
+	prio       float64 // unless Options.Priority puts them in this one, highest first
+	waiting    int     // dependencies not finished yet
 	dependents []*node
 	skip       string // why it will not run, "" to run
 	skipKind   string // store.SkipDependency, SkipNotConfigured or SkipDisabled
@@ -25,7 +26,7 @@ type node struct {
 func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
 	nodes := make([]*node, len(cps))
 	for i, cp := range cps {
-		n := &node{cp: cp, pos: r.position[cp.ID]}
+		n := &node{cp: cp, pos: r.position[cp.ID], prio: r.opts.Priority[cp.ID]}
 		switch {
 		case cp.Disabled != "":
 			n.skip, n.skipKind = "disabled: "+cp.Disabled, store.SkipDisabled
@@ -67,13 +68,19 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 	}
 	done := make(chan outcome)
 	running := 0
+	stopped := "" // fail-fast: the checkpoint whose failure stopped the run
 	finish := func(n *node, res store.Result) {
 		r.results <- res
+		if r.opts.FailFast && stopped == "" && res.Blocks() && (res.Status == store.StatusFail || res.Status == store.StatusError) {
+			stopped = n.cp.ID
+		}
 		for _, d := range n.dependents {
 			// A shadow checkpoint stays out of the verdict, so it does not
 			// gate its dependents either.
 			if res.Status != store.StatusPass && res.Mode != checklist.ModeShadow && d.skip == "" {
 				switch res.Skip {
+				case store.SkipFailFast:
+					d.skip, d.skipKind = res.Message, res.Skip
 				case store.SkipNotConfigured, store.SkipDisabled:
 					// Not running a check is not a failure: its dependents
 					// are left out the same way.
@@ -90,6 +97,9 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 	for {
 		for ready.Len() > 0 && ctx.Err() == nil {
 			n := (*ready)[0]
+			if stopped != "" && n.skip == "" {
+				n.skip, n.skipKind = fmt.Sprintf("not run: --fail-fast stopped the run when %q failed", stopped), store.SkipFailFast
+			}
 			switch {
 			case n.skip != "":
 				heap.Pop(ready)
@@ -121,13 +131,19 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 	}
 }
 
-// nodeHeap orders ready nodes by checklist position.
+// nodeHeap orders ready nodes by priority, highest first, then by
+// checklist position.
 type nodeHeap []*node
 
-func (h nodeHeap) Len() int           { return len(h) }
-func (h nodeHeap) Less(i, j int) bool { return h[i].pos < h[j].pos }
-func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*node)) }
+func (h nodeHeap) Len() int { return len(h) }
+func (h nodeHeap) Less(i, j int) bool {
+	if h[i].prio != h[j].prio {
+		return h[i].prio > h[j].prio
+	}
+	return h[i].pos < h[j].pos
+}
+func (h nodeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)   { *h = append(*h, x.(*node)) }
 func (h *nodeHeap) Pop() any {
 	old := *h
 	n := old[len(old)-1]

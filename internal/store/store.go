@@ -30,6 +30,7 @@ const (
 	SkipDependency    = "dependency"     // a checkpoint it depends on did not pass: blocks
 	SkipNotConfigured = "not_configured" // reads a variable or secret that is not set: does not block
 	SkipDisabled      = "disabled"       // left out on purpose, with a reason: does not block
+	SkipFailFast      = "fail_fast"      // not run: --fail-fast stopped the run at a blocking failure: blocks
 )
 
 // RunState is where a run is in its life.
@@ -85,7 +86,7 @@ type Result struct {
 	Controls    []string        `json:"controls,omitempty"`
 	Tags        []string        `json:"tags,omitempty"`
 	Status      Status          `json:"status"`
-	Skip        string          `json:"skip,omitempty"` // with StatusSkipped: SkipDependency, SkipNotConfigured or SkipDisabled
+	Skip        string          `json:"skip,omitempty"` // with StatusSkipped: SkipDependency, SkipNotConfigured, SkipDisabled or SkipFailFast
 	Message     string          `json:"message"`
 	Expect      string          `json:"expect,omitempty"`
 	Values      json.RawMessage `json:"values,omitempty"`      // what the expression read, redacted
