@@ -62,7 +62,7 @@ factors and recommendations for a release).`,
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
-	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d), newRiskChecksCmd(d, g))
+	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d), newRiskPredictCmd(d, g), newRiskChecksCmd(d, g))
 	return cmd
 }
 

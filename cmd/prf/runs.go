@@ -94,6 +94,19 @@ func resolveRun(ctx context.Context, st store.Store, id string) (*store.Run, err
 	return r, err
 }
 
+// runResults resolves a run (resolveRun) and reads its results.
+func runResults(ctx context.Context, st store.Store, id string) (*store.Run, []store.Result, error) {
+	run, err := resolveRun(ctx, st, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	results, err := st.Results(ctx, run.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return run, results, nil
+}
+
 func newRunsShowCmd(d *deps, g *globalOpts) *cobra.Command {
 	var format, out string
 	cmd := &cobra.Command{
@@ -146,11 +159,7 @@ func newRunsDiffCmd(d *deps, g *globalOpts) *cobra.Command {
 			defer st.Close()
 			var reps [2]report.Report
 			for i, id := range args {
-				run, err := resolveRun(ctx, st, id)
-				if err != nil {
-					return err
-				}
-				results, err := st.Results(ctx, run.ID)
+				run, results, err := runResults(ctx, st, id)
 				if err != nil {
 					return err
 				}

@@ -220,11 +220,7 @@ stale and must be made again.`,
 				return err
 			}
 			defer st.Close()
-			run, err := resolveRun(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
-			results, err := st.Results(ctx, run.ID)
+			run, results, err := runResults(ctx, st, args[0])
 			if err != nil {
 				return err
 			}
@@ -481,11 +477,7 @@ part of what is signed and shows on the authorization.`,
 // runStanding loads a run, its results and sign-offs, and evaluates them
 // against the approval matrix of its checklist.
 func runStanding(ctx context.Context, st approvalStore, runArg, checklistFile string, trust *signoff.Trust) (*store.Run, []store.Result, *signoff.Standing, error) {
-	run, err := resolveRun(ctx, st, runArg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	results, err := st.Results(ctx, run.ID)
+	run, results, err := runResults(ctx, st, runArg)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -22,6 +22,14 @@ type Release struct {
 	Commits []Commit  // oldest first, in History's order
 	Metrics []Metrics // Metrics[i] measures Commits[i]
 
+	// The whole history up to To, in History's order: each commit's hash
+	// and metrics, and where the range's commits stand in it (Commits[i]
+	// is history commit Index[i]). A model that ranks a commit against
+	// the commits before it reads them here.
+	HistoryHashes  []string
+	HistoryMetrics []Metrics
+	Index          []int
+
 	Aggregate Aggregate
 
 	Files    []string // the distinct paths the range changes, sorted
@@ -113,16 +121,40 @@ func Range(ctx context.Context, repo, from, to string) (*Release, error) {
 	return rel, nil
 }
 
+// Between returns the hashes of the non-merge commits in from..to (all of
+// to's history when from is empty), for a range already deployed.
+func Between(ctx context.Context, repo, from, to string) (map[string]bool, error) {
+	r, err := open(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	toHash, err := r.resolve(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	fromHash := ""
+	if from != "" {
+		if fromHash, err = r.resolve(ctx, from); err != nil {
+			return nil, err
+		}
+	}
+	return r.between(ctx, fromHash, toHash)
+}
+
 // measure steps through the history, keeps the commits in the range with
 // their metrics, and returns the range's LT.
 func (rel *Release) measure(history []Commit, in map[string]bool) (lt int) {
 	c := newComputer()
 	counted := make(map[string]bool) // paths whose lines LT holds
+	rel.HistoryHashes = make([]string, len(history))
+	rel.HistoryMetrics = make([]Metrics, len(history))
 	for i := range history {
 		m := c.step(&history[i])
+		rel.HistoryHashes[i], rel.HistoryMetrics[i] = history[i].Hash, m
 		if !in[history[i].Hash] {
 			continue
 		}
+		rel.Index = append(rel.Index, i)
 		rel.Commits = append(rel.Commits, history[i])
 		rel.Metrics = append(rel.Metrics, m)
 		for k, f := range c.cur {

@@ -252,3 +252,27 @@ func TestAggregateOfNothing(t *testing.T) {
 		t.Errorf("aggregate() = %+v, want zero", g)
 	}
 }
+
+// The release carries the whole history, aligned with the range's
+// commits, and Between lists a deployed range.
+func TestReleaseHistoryAndBetween(t *testing.T) {
+	r := newTestRepo(t)
+	r.commit("ann@example.com", day(2025, 1, 1), "first", write("a.go", "one\n"))
+	second := r.commit("ann@example.com", day(2025, 1, 2), "second", write("a.go", "one\ntwo\n"))
+	r.commit("bob@example.com", day(2025, 1, 3), "third", write("b.go", "x\n"))
+	rel, err := Range(t.Context(), r.dir, "HEAD~1", "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rel.HistoryHashes) != 3 || len(rel.HistoryMetrics) != 3 || len(rel.Index) != 1 || rel.Index[0] != 2 ||
+		rel.HistoryHashes[2] != rel.Commits[0].Hash || rel.HistoryMetrics[2] != rel.Metrics[0] {
+		t.Errorf("history %d hashes, %d metrics, index %v", len(rel.HistoryHashes), len(rel.HistoryMetrics), rel.Index)
+	}
+	set, err := Between(t.Context(), r.dir, "HEAD~2", "HEAD~1")
+	if err != nil || len(set) != 1 || !set[second] {
+		t.Errorf("Between = %v, %v", set, err)
+	}
+	if _, err := Between(t.Context(), r.dir, "", "nope"); !errors.Is(err, ErrUnknownRevision) {
+		t.Errorf("unknown revision: %v", err)
+	}
+}

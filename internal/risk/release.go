@@ -25,6 +25,9 @@ type CommitRisk struct {
 	// Shares split the commit's log-odds by metric (Model.Explain).
 	Shares map[string]float64 `json:"shares"`
 	Base   float64            `json:"base"`
+	// Ranks are the experience metrics as a Ranked model reads them: the
+	// share of the project's recent commits below this one's.
+	Ranks map[string]float64 `json:"ranks,omitempty"`
 }
 
 // ScoreCommits scores each commit of a release with a per-change model.
@@ -43,6 +46,12 @@ func ScoreCommits(m *Model, info []CommitRisk, x, ranked [][NumFeatures]float64)
 		for j, n := range names {
 			c.Metrics[n] = x[i][j]
 			c.Shares[n] = shares[j]
+		}
+		if m.Ranked {
+			c.Ranks = map[string]float64{}
+			for _, j := range experienceFeatures {
+				c.Ranks[names[j]] = ranked[i][j]
+			}
 		}
 	}
 	return out
