@@ -74,27 +74,42 @@ func runRiskPredict(ctx context.Context, d *deps, g *globalOpts, o *riskPredictO
 	if o.Output != "text" && o.Output != "json" {
 		return usagef("-o %q: want text or json", o.Output)
 	}
+	p, rel, err := assessRisk(ctx, d, g, o)
+	if err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(d.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	return writePrediction(d.Out, rel, p)
+}
+
+// assessRisk measures the release and predicts (predict, and authorize
+// --risk-from).
+func assessRisk(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts) (*risk.Prediction, *change.Release, error) {
 	if (o.Service == "") != (o.Env == "") {
-		return usagef("--service and --env go together")
+		return nil, nil, usagef("--service and --env go together")
 	}
 	at := time.Now()
 	if o.At != "" {
 		t, err := time.Parse(time.RFC3339, o.At)
 		if err != nil {
-			return usagef("--at %q: want RFC 3339, e.g. 2026-11-26T14:00:00+01:00", o.At)
+			return nil, nil, usagef("--at %q: want RFC 3339, e.g. 2026-11-26T14:00:00+01:00", o.At)
 		}
 		at = t
 	}
 	prior, err := loadPrior(o.Model)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	rel, err := change.Range(ctx, o.Repo, o.From, o.To)
 	if err != nil {
 		if errors.Is(err, change.ErrNotRepository) || errors.Is(err, change.ErrUnknownRevision) || errors.Is(err, change.ErrNotAncestor) || errors.Is(err, change.ErrEmptyRange) {
-			return usageError{err}
+			return nil, nil, usageError{err}
 		}
-		return err
+		return nil, nil, err
 	}
 	in := releaseInput(rel, at)
 	in.Owners = owners(ctx, o.Repo, rel)
@@ -104,28 +119,22 @@ func runRiskPredict(ctx context.Context, d *deps, g *globalOpts, o *riskPredictO
 	if o.Service != "" || o.Run != "" {
 		st, err := openDeploymentStore(ctx, d, g)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		defer st.Close()
 		if o.Run != "" {
 			if err := addRun(ctx, st, o.Run, in); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		if o.Service != "" {
 			team, why, err = teamModel(ctx, st, prior, o, in, at)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 	}
-	p := risk.Predict(prior, team, why, in)
-	if o.Output == "json" {
-		enc := json.NewEncoder(d.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
-	}
-	return writePrediction(d.Out, rel, p)
+	return risk.Predict(prior, team, why, in), rel, nil
 }
 
 func loadPrior(file string) (*risk.Trained, error) {
@@ -377,4 +386,27 @@ func clipText(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// riskSummary is the prediction as the authorization form states it.
+func riskSummary(rel *change.Release, p *risk.Prediction) string {
+	name := rel.To
+	if rel.From != "" {
+		name = rel.From + ".." + rel.To
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %.1f%% (%s model; release %s, %d commits", strings.ToUpper(p.Level), 100*p.Probability, p.Model, name, p.NCommits)
+	if p.LevelFrom == "riskiest_commit" && len(p.Commits) > 0 {
+		fmt.Fprintf(&b, "; level from the riskiest commit, %.1f%%", 100*p.Commits[0].Prob)
+	}
+	b.WriteString(")")
+	var fs []string
+	for _, f := range p.Factors[:min(3, len(p.Factors))] {
+		fs = append(fs, fmt.Sprintf("%s %s (%+.2f)", f.Name, risk.FormatValue(f.Value), f.Share))
+	}
+	if len(fs) > 0 {
+		b.WriteString(". Top factors: " + strings.Join(fs, ", "))
+	}
+	b.WriteString(". Recommendations: " + strings.Join(p.Recommendations, " "))
+	return b.String()
 }

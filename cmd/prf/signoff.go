@@ -558,6 +558,7 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 func newAuthorizeCmd(d *deps, g *globalOpts) *cobra.Command {
 	var so signerOpts
 	var artifact, out, format string
+	ro := &riskPredictOpts{}
 	cmd := &cobra.Command{
 		Use:   "authorize RUN --artifact DIGEST",
 		Short: "Issue the Deployment Authorization (§9.2) when every gate holds",
@@ -569,8 +570,13 @@ lists exactly what is missing and exits 1.
 The form (Markdown or JSON) carries the pre-deployment validation boxes
 derived from the run's results, the rollback boxes, every sign-off with its
 signature, and the CTO's signature over the whole form. 'prf authorize
-verify FILE.json' checks every signature against the trust file, offline.`,
+verify FILE.json' checks every signature against the trust file, offline.
+
+--risk-from REV states the release's risk on the form: prf risk predict on
+REV..--risk-to of --repo, with this run's results (level, probability, top
+factors, recommendations). Without it the form says "not assessed".`,
 		Example: `  prf authorize last --artifact sha256:4f1c... --out authorization.json -o json
+  prf authorize last --artifact $(git rev-parse HEAD) --risk-from v1.4.0 --service api --env production
   prf authorize verify authorization.json --trust .prf/trust.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -610,6 +616,14 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 			}
 			now := time.Now().UTC()
 			form := signoff.NewForm(run, results, standing, artifact, now)
+			if ro.From != "" {
+				ro.Run = run.ID
+				p, rel, err := assessRisk(ctx, d, g, ro)
+				if err != nil {
+					return fmt.Errorf("risk assessment: %w", err)
+				}
+				form.Risk = riskSummary(rel, p)
+			}
 			stmt, err := signoff.SignStatement(key, signoff.KindAuthorization, signoff.Authorizer,
 				signoff.AuthorizationBody{DeploymentID: form.DeploymentID, Run: run.ID, FormSHA256: form.FormSHA256()}, now)
 			if err != nil {
@@ -635,6 +649,11 @@ verify FILE.json' checks every signature against the trust file, offline.`,
 	so.flags(cmd)
 	so.checklistFlag(cmd)
 	cmd.Flags().StringVar(&artifact, "artifact", "", "what will be deployed; every sign-off must name the same")
+	cmd.Flags().StringVar(&ro.From, "risk-from", "", "assess the release's risk (as prf risk predict) from this deployed revision of --repo to --risk-to, and state it on the form")
+	cmd.Flags().StringVar(&ro.To, "risk-to", "HEAD", "the candidate revision, with --risk-from")
+	cmd.Flags().StringVar(&ro.Repo, "repo", ".", "git repository, with --risk-from")
+	cmd.Flags().StringVar(&ro.Service, "service", "", "with --risk-from: the service whose recorded deployments train the team model")
+	cmd.Flags().StringVar(&ro.Env, "env", "", "with --risk-from: its environment")
 	cmd.Flags().StringVar(&out, "out", "", "write the form to this file")
 	cmd.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json (json can be verified with prf authorize verify)")
 	cmd.AddCommand(newAuthorizeVerifyCmd(d))

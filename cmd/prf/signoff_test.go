@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,6 +107,20 @@ checkpoints:
 	json.Unmarshal(b, &a)
 	if len(a.Signoffs) != 6 || a.Authorization.Signer != cto || !a.Validation[0].Checked {
 		t.Errorf("form: %d sign-offs, signer %s, boxes %+v", len(a.Signoffs), a.Authorization.Signer, a.Validation)
+	}
+	if !strings.HasPrefix(a.Risk, "not assessed") {
+		t.Errorf("risk without --risk-from: %q", a.Risk)
+	}
+	// --risk-from states the release's risk, from the risk model, on the
+	// signed form.
+	repo, h := gitRepo(t, 4)
+	if code, out, errOut := as(cto, "authorize", "last", "--artifact", "sha256:a1", "--repo", repo, "--risk-from", h[1], "--risk-to", h[3]); code != 0 ||
+		!strings.Contains(out, "## Risk Assessment") || !regexp.MustCompile(`(LOW|MEDIUM|HIGH): \d+\.\d% \(prior model; release [0-9a-f]+\.\.[0-9a-f]+, 2 commits`).MatchString(out) ||
+		!strings.Contains(out, "Top factors: ") || !strings.Contains(out, "Recommendations: ") {
+		t.Errorf("authorize --risk-from: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := as(cto, "authorize", "last", "--artifact", "sha256:a1", "--repo", repo, "--risk-from", "nope"); code != 2 || !strings.Contains(errOut, `"nope"`) {
+		t.Errorf("authorize --risk-from nope: exit %d\n%s", code, errOut)
 	}
 	tampered := writeFile(t, dir, "tampered.json", strings.Replace(string(b), "sha256:a1", "sha256:evil", 1))
 	if code, out, _ := e.prf(t, "authorize", "verify", tampered, "--trust", e.trust); code != 1 || !strings.Contains(out, "NOT VALID") {

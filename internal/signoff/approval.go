@@ -261,7 +261,7 @@ func NewForm(run *store.Run, results []store.Result, st *Standing, artifact stri
 		DeploymentID: fmt.Sprintf("PROD-%s-%s", now.UTC().Format("2006-01-02"), shortID(run.ID)),
 		Run:          run.ID, Checklist: run.Checklist, ChecklistSHA256: run.ChecklistDigest,
 		ResultsSHA256: st.ResultsSHA256, Artifact: artifact, Date: now.UTC().Truncate(time.Second),
-		Risk: "not assessed (the risk model is not part of this build yet)",
+		Risk: "not assessed (prf authorize --risk-from REV assesses the release with prf's risk model)",
 	}
 	f.Validation = []Box{
 		domainBox("All infrastructure checks passed", results, "infrastructure"),
