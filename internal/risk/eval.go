@@ -147,9 +147,14 @@ func Train(rows []Row, kind string) (*Model, error) {
 	return m, nil
 }
 
-// ensTrees are the boosted trees of the ensemble: shallow, many, with
-// early stopping on the calibration slice.
-var ensTrees = GBDTOptions{MaxDepth: 3, MaxTrees: 800}
+// ensTrees are the boosted trees of the ensemble: shallow, with early
+// stopping on the calibration slice. Learning rate 0.1 rather than the
+// default 0.05: on the calibration slices of the four public projects it
+// ranked as well (AUC +.001, −.002, +.003, +.001) with about half the
+// trees; they stopped early at 40 to 170 trees, so 500 is a cap with
+// room, one that keeps training on 100,000 rows under 10 s on 2 cores
+// even when early stopping never stops (BenchmarkTrainEns100kWorstCase).
+var ensTrees = GBDTOptions{MaxDepth: 3, MaxTrees: 500, LearningRate: 0.1}
 
 // trainEns fits the ensemble: the logistic regression and the boosted
 // trees (recency-weighted, early-stopped) on the earliest 1−CalibFrac of
