@@ -31,7 +31,7 @@ Every evaluation is a time split: the model trains on the earliest share
 of the changes and is measured on the latest, never shuffled, so it is
 scored on the future as a team would use it.
 
-Built so far:
+Commands:
   prf risk eval   train and test on a change-data CSV (the public format of
                   ../shared/data/jit/issta21-jitdp/) with one of
                     ens   PRF's model (the default): lr and gbdt together,
@@ -56,9 +56,11 @@ early stopping, model choice, Platt scaling and the decision threshold (the
 one that maximises F1) are fitted on the last 20% of the training slice.
 The test slice only reports.
 
-Planned (not built yet): prf risk train (an embedded prior model, reproducible byte for byte) and
-prf risk predict --repo PATH --from REV --to REV (probability, level, top
-factors and recommendations for a release).`,
+Also:
+  prf risk train    the model file (the embedded prior, byte for byte)
+  prf risk predict  a release from..to of a git repository: probability,
+                    level, factors, recommendations (prior or team model)
+  prf risk checks   which checkpoints fail most, for prf check --prioritize`,
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
