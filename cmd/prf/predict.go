@@ -240,6 +240,8 @@ func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInpu
 			in.BlockingFailures = append(in.BlockingFailures, r.ID)
 		case r.Status == store.StatusWarn:
 			in.Warnings = append(in.Warnings, r.ID)
+		case r.Status == store.StatusSkipped && r.Skip == store.SkipDisabled:
+			in.Deploy.Waived++
 		}
 		if strings.Contains(r.ID, "restore") && restore != "pass" {
 			restore = string(r.Status)
@@ -266,57 +268,79 @@ const maxTeamHistory = 200
 // rate counts.
 const recentWindow = 10
 
-// teamModel builds the team's deployment history from the store and the
-// repository (each recorded range measured and scored by the prior as
-// the release is), fills the release's context from it, and trains the
-// team model when the history is large enough.
+// teamHistory is a service's recorded deployments as the team model
+// learns from them, oldest first.
+type teamHistory struct {
+	deployments []risk.Deployment
+	outcomes    []bool    // known outcomes, oldest first: failed?
+	last        time.Time // the latest deployment's time
+	skipped     int       // recorded ranges this repository cannot measure
+}
+
+// loadTeamHistory measures each recorded deployment of a service (its
+// range in the repository, scored by the prior as a release is; the run
+// it deployed after, when stored) with the context it had: the recent
+// failure rate and the time since the previous deployment.
+func loadTeamHistory(ctx context.Context, st deploymentStore, prior *risk.Trained, repo, service, env string, until time.Time) (*teamHistory, error) {
+	recorded, err := st.Deployments(ctx, store.DeploymentFilter{Service: service, Environment: env, Until: until, Limit: maxTeamHistory})
+	if err != nil {
+		return nil, err
+	}
+	h := &teamHistory{}
+	for _, dep := range recorded {
+		failed, known := dep.Failed()
+		drel, err := change.Range(ctx, repo, dep.FromRev, dep.ToRev)
+		if err != nil {
+			h.skipped++ // a range this repository cannot measure (another repo, a rewritten history)
+		} else {
+			din := releaseInput(drel, dep.Time)
+			if dep.RunID != "" {
+				// The run it deployed after; one that is gone leaves the
+				// readiness features at zero.
+				_ = addRun(ctx, st, dep.RunID, din)
+			}
+			_, logit := risk.PriorLogit(prior.Model, din)
+			din.Deploy.RecentFailureRate = failureRate(h.outcomes)
+			if !h.last.IsZero() {
+				din.Deploy.SincePrevious = dep.Time.Sub(h.last)
+			}
+			h.deployments = append(h.deployments, risk.Deployment{Time: dep.Time, PriorLogit: logit, X: din.Deploy.Vector(), Failed: failed, Known: known})
+		}
+		if known {
+			h.outcomes = append(h.outcomes, failed)
+		}
+		h.last = dep.Time
+	}
+	return h, nil
+}
+
+// teamModel fills the release's context from the service's history and
+// trains the team model when the history is large enough; otherwise it
+// says why the prior alone predicts.
 func teamModel(ctx context.Context, st deploymentStore, prior *risk.Trained, o *riskPredictOpts, in *risk.ReleaseInput, at time.Time) (*risk.TeamModel, string, error) {
-	recorded, err := st.Deployments(ctx, store.DeploymentFilter{Service: o.Service, Environment: o.Env, Until: at, Limit: maxTeamHistory})
+	h, err := loadTeamHistory(ctx, st, prior, o.Repo, o.Service, o.Env, at)
 	if err != nil {
 		return nil, "", err
 	}
 	in.Service = o.Service + "/" + o.Env
-	var history []risk.Deployment
-	var outcomes []bool // known outcomes so far, oldest first: failed?
-	var prev time.Time
-	skipped := 0
-	for _, dep := range recorded {
-		failed, known := dep.Failed()
-		drel, err := change.Range(ctx, o.Repo, dep.FromRev, dep.ToRev)
-		if err != nil {
-			skipped++ // a range this repository cannot measure (another repo, a rewritten history)
-		} else {
-			din := releaseInput(drel, dep.Time)
-			_, logit := risk.PriorLogit(prior.Model, din)
-			din.Deploy.RecentFailureRate = failureRate(outcomes)
-			if !prev.IsZero() {
-				din.Deploy.SincePrevious = dep.Time.Sub(prev)
-			}
-			history = append(history, risk.Deployment{Time: dep.Time, PriorLogit: logit, X: din.Deploy.Vector(), Failed: failed, Known: known})
-		}
-		if known {
-			outcomes = append(outcomes, failed)
-		}
-		prev = dep.Time
+	in.Deploy.RecentFailureRate = failureRate(h.outcomes)
+	if !h.last.IsZero() {
+		in.Deploy.SincePrevious = at.Sub(h.last)
 	}
-	in.Deploy.RecentFailureRate = failureRate(outcomes)
-	if !prev.IsZero() {
-		in.Deploy.SincePrevious = at.Sub(prev)
-	}
-	last := outcomes[max(0, len(outcomes)-recentWindow):]
+	last := h.outcomes[max(0, len(h.outcomes)-recentWindow):]
 	in.RecentDeploys = len(last)
 	for _, f := range last {
 		if f {
 			in.RecentFailures++
 		}
 	}
-	if ok, why := risk.TeamReady(history); !ok {
-		if skipped > 0 {
-			why += fmt.Sprintf(" (%d recorded deployments are not ranges of this repository)", skipped)
+	if ok, why := risk.TeamReady(h.deployments); !ok {
+		if h.skipped > 0 {
+			why += fmt.Sprintf(" (%d recorded deployments are not ranges of this repository)", h.skipped)
 		}
 		return nil, why, nil
 	}
-	tm, err := risk.TrainTeam(history)
+	tm, err := risk.TrainTeam(h.deployments)
 	if err != nil {
 		return nil, err.Error(), nil
 	}

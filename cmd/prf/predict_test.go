@@ -175,6 +175,21 @@ func TestRiskPredictTeam(t *testing.T) {
 	if p.Model != "team" || p.LevelFrom != "release" || len(p.DeployFactors) == 0 || p.Why != "" {
 		t.Fatalf("%+v", p)
 	}
+	// The same history, evaluated slice by slice in time.
+	code, out, errOut := prf(t, "risk", "eval", "--deployments", "--db", db, "--repo", repo, "--service", "api", "--env", "prod", "--step", "10", "-o", "json")
+	var ev struct {
+		Deployments int
+		Slices      []struct{ Trained, Test int }
+		Summary     struct {
+			TeamSlices int `json:"team_slices"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil || ev.Deployments != 40 || len(ev.Slices) != 3 || ev.Summary.TeamSlices != 1 || ev.Slices[2].Trained != 30 {
+		t.Errorf("eval --deployments: exit %d %s\n%s", code, errOut, out)
+	}
+	if code, _, errOut := prf(t, "risk", "eval", "--deployments", "--db", db, "--repo", repo, "--service", "web", "--env", "prod"); code != exitBadInput || !strings.Contains(errOut, "no recorded deployment") {
+		t.Errorf("eval --deployments of an unknown service: exit %d %s", code, errOut)
+	}
 	// Too short a history: the prior, saying why.
 	p = predict(t, "--db", db, "--repo", repo, "--from", h[40], "--to", h[41], "--service", "api", "--env", "prod", "--at", "2026-03-01T15:00:00Z")
 	if p.Model != "prior" || !strings.Contains(p.Why, "known outcome") {

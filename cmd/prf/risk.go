@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,22 +65,25 @@ Also:
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
-	cmd.AddCommand(newRiskEvalCmd(d, nil), newRiskTrainCmd(d), newRiskPredictCmd(d, g), newRiskChecksCmd(d, g))
+	cmd.AddCommand(newRiskEvalCmd(d, g, nil), newRiskTrainCmd(d), newRiskPredictCmd(d, g), newRiskChecksCmd(d, g))
 	return cmd
 }
 
 type riskEvalOpts struct {
-	Releases  time.Duration
-	Step      int
-	Data      string
-	TrainOn   []string
-	Split     string
-	TrainFrac float64
-	Model     string
-	Output    string
+	Deployments  bool
+	Repo         string
+	Service, Env string
+	Releases     time.Duration
+	Step         int
+	Data         string
+	TrainOn      []string
+	Split        string
+	TrainFrac    float64
+	Model        string
+	Output       string
 }
 
-func newRiskEvalCmd(d *deps, runF func(*riskEvalOpts) error) *cobra.Command {
+func newRiskEvalCmd(d *deps, g *globalOpts, runF func(*riskEvalOpts) error) *cobra.Command {
 	o := &riskEvalOpts{}
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -106,7 +110,7 @@ rest:
 			if runF != nil {
 				return runF(o)
 			}
-			return runRiskEval(d, o)
+			return runRiskEval(c.Context(), d, g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -117,11 +121,18 @@ rest:
 	f.StringVar(&o.Model, "model", risk.ModelEns, "model: ens (PRF's: lr and gbdt together on history-ranked experience metrics), lr (the baseline), gbdt (gradient-boosted trees) or auto (the better of lr and gbdt on the calibration slice)")
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
 	f.DurationVar(&o.Releases, "releases", 0, "evaluate the team model instead: group --data's changes into releases of this period (24h: daily deployments), a release failing when it holds a defect-inducing change, and compare, slice by slice in time, the prior (the embedded one, or one trained on --train-on) with the team model trained on the releases before each slice")
-	f.IntVar(&o.Step, "step", 50, "with --releases: deployments per held-out slice")
+	f.IntVar(&o.Step, "step", 50, "with --releases or --deployments: deployments per held-out slice")
+	f.BoolVar(&o.Deployments, "deployments", false, "evaluate the team model on this team's own history: the deployments of --service/--env recorded in the store (prf deployments), measured in --repo, slice by slice in time against the prior")
+	f.StringVar(&o.Repo, "repo", ".", "with --deployments: the git repository the deployments' revisions are in")
+	f.StringVar(&o.Service, "service", "", "with --deployments: the service")
+	f.StringVar(&o.Env, "env", "", "with --deployments: its environment")
 	return cmd
 }
 
-func runRiskEval(d *deps, o *riskEvalOpts) error {
+func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) error {
+	if o.Deployments {
+		return runRiskEvalDeployments(ctx, d, g, o)
+	}
 	if o.Data == "" {
 		return usagef("--data is required")
 	}
@@ -273,20 +284,63 @@ func runRiskEvalReleases(d *deps, o *riskEvalOpts, ds *risk.Dataset) error {
 		return usageError{err}
 	}
 	history := risk.ReleasesFromChanges(prior.Model, ds.Rows, o.Releases)
+	title := fmt.Sprintf("%s: %d releases of %v, %s", o.Data, len(history), o.Releases, source)
+	return writeHistoryEval(d, o, title, history)
+}
+
+// runRiskEvalDeployments is eval --deployments: the team model against
+// the prior on the team's own recorded deployments.
+func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) error {
+	if o.Service == "" || o.Env == "" {
+		return usagef("--deployments needs --service and --env")
+	}
+	if o.Step < 5 {
+		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
+	}
+	if o.Output != "text" && o.Output != "json" {
+		return usagef("-o %q: want text or json", o.Output)
+	}
+	prior, err := risk.Prior()
+	if err != nil {
+		return err
+	}
+	st, err := openDeploymentStore(ctx, d, g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	h, err := loadTeamHistory(ctx, st, prior, o.Repo, o.Service, o.Env, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
+	if len(h.deployments) == 0 {
+		return usagef("%s/%s: no recorded deployment is a range of %s (prf deployments list)", o.Service, o.Env, o.Repo)
+	}
+	title := fmt.Sprintf("%s/%s: %d recorded deployments measured in %s", o.Service, o.Env, len(h.deployments), o.Repo)
+	if h.skipped > 0 {
+		title += fmt.Sprintf(" (%d more are not ranges of it)", h.skipped)
+	}
+	o.Data = o.Service + "/" + o.Env
+	return writeHistoryEval(d, o, title+", embedded prior", h.deployments)
+}
+
+// writeHistoryEval evaluates a deployment history slice by slice and
+// prints the comparison.
+func writeHistoryEval(d *deps, o *riskEvalOpts, title string, history []risk.Deployment) error {
 	res := risk.EvaluateHistory(history, o.Step)
 	if o.Output == "json" {
 		enc := json.NewEncoder(d.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			Data        string           `json:"data"`
-			Prior       string           `json:"prior"`
+			Title       string           `json:"title"`
 			Deployments int              `json:"deployments"`
 			Slices      []risk.SliceEval `json:"slices"`
 			Summary     risk.HistoryWins `json:"summary"`
-		}{o.Data, source, len(history), res, risk.Wins(res)})
+		}{o.Data, title, len(history), res, risk.Wins(res)})
 	}
 	tw := tabwriter.NewWriter(d.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(d.Out, "%s: %d releases of %v, %s\n\n", o.Data, len(history), o.Releases, source)
+	fmt.Fprintf(d.Out, "%s\n\n", title)
 	fmt.Fprintf(tw, "trained on\ttest\tfailures\tprior Brier\tteam Brier\tprior AUC\tteam AUC\tmodel\t\n")
 	for _, s := range res {
 		model := "prior (history too small)"

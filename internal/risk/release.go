@@ -117,7 +117,7 @@ var deployFeatureNames = [...]string{
 	"recent_failure_rate", // rolled back or incident, among the last 10 known outcomes
 	"blocking_failures",   // log1p of failed blocking checkpoints in the run
 	"warnings",            // log1p of warnings in the run
-	"stale_signoffs",      // log1p of sign-offs missing or stale
+	"waived",              // log1p of checkpoints disabled (waived) in the run
 }
 
 // NumDeployFeatures is the number of deployment features.
@@ -144,7 +144,7 @@ type DeployFeatures struct {
 	ConfigOnly, OffHours               bool
 	SincePrevious                      time.Duration // 0: no previous deployment
 	RecentFailureRate                  float64
-	BlockingFailures, Warnings, Stales int
+	BlockingFailures, Warnings, Waived int
 }
 
 // Vector is the features in model order.
@@ -159,7 +159,7 @@ func (f DeployFeatures) Vector() [NumDeployFeatures]float64 {
 	return [NumDeployFeatures]float64{
 		l(f.Commits), l(f.Churn), b(f.Migrations), b(f.Dependencies), b(f.ConfigOnly), b(f.OffHours),
 		math.Log1p(max(0, f.SincePrevious.Hours())), f.RecentFailureRate,
-		l(f.BlockingFailures), l(f.Warnings), l(f.Stales),
+		l(f.BlockingFailures), l(f.Warnings), l(f.Waived),
 	}
 }
 
