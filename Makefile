@@ -4,7 +4,7 @@ BIN     := bin/prf
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages that run things concurrently get the race detector.
-RACE_PKGS := ./cmd/prf/... ./internal/runner/... ./internal/probe/... ./internal/store/... ./internal/report/... ./internal/demo/... ./internal/catalog/... ./internal/proc/... ./internal/loadtest/... ./internal/audit/... ./internal/signoff/...
+RACE_PKGS := ./cmd/prf/... ./internal/runner/... ./internal/probe/... ./internal/store/... ./internal/report/... ./internal/demo/... ./internal/catalog/... ./internal/proc/... ./internal/loadtest/... ./internal/audit/... ./internal/signoff/... ./internal/risk/... ./internal/change/...
 
 .PHONY: all build demo test test-deps vet fmt-check bench fuzz clean prior
 

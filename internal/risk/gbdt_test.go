@@ -1,6 +1,8 @@
 package risk
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -230,6 +232,33 @@ func TestTrainGBDTAndAuto(t *testing.T) {
 		}
 		if kind == ModelAuto && r.Model != "auto:gbdt" && r.Model != "auto:lr" {
 			t.Errorf("auto reported model %q", r.Model)
+		}
+	}
+}
+
+// Nodes of parallelFill rows or more fill their histograms in two halves
+// side by side: the model is still the same bit for bit, run after run
+// (and the race detector watches the halves in make test).
+func TestGBDTParallelFillIsDeterministic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	rows := make([]Row, 2*parallelFill+123)
+	for i := range rows {
+		for j := range rows[i].X {
+			rows[i].X[j] = float64(rng.IntN(1000))
+		}
+		rows[i].Label = rng.Float64() < sigmoid((rows[i].X[featLA]-500)/200)
+	}
+	var first []byte
+	for range 3 {
+		g, err := TrainGBDT(rows, nil, GBDTOptions{MaxTrees: 15})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(g)
+		if first == nil {
+			first = b
+		} else if !bytes.Equal(b, first) {
+			t.Fatal("two trainings on the same rows differ")
 		}
 	}
 }

@@ -22,8 +22,8 @@ func TestPriorIsReproducible(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	if testing.Short() {
-		t.Skip("trains on 61,000 changes")
+	if testing.Short() || raceEnabled {
+		t.Skip("trains on 61,000 changes: run without -short and -race")
 	}
 	tr, err := TrainFiles(paths)
 	if err != nil {
