@@ -17,6 +17,7 @@ import (
 
 	"github.com/prfhq/prf/internal/change"
 	"github.com/prfhq/prf/internal/risk"
+	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
 )
 
@@ -250,6 +251,21 @@ func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInpu
 			}
 		}
 	}
+	for i := range results {
+		if results[i].Kind != "loadtest" || len(results[i].Observation) == 0 {
+			continue
+		}
+		var obs struct {
+			Thresholds []risk.Threshold `json:"thresholds"`
+		}
+		if json.Unmarshal(results[i].Observation, &obs) != nil {
+			continue
+		}
+		if h, ok := risk.LoadHeadroom(obs.Thresholds); ok && (!in.Deploy.HasLoadTest || h < in.Deploy.LoadHeadroom) {
+			in.Deploy.LoadHeadroom, in.Deploy.HasLoadTest = h, true
+		}
+	}
+	in.Deploy.SignoffsMissing = signoffsMissing(ctx, st, run, results)
 	switch {
 	case restore == "":
 		in.NoRestoreTest = "run " + run.ID + " has no restore checkpoint"
@@ -258,6 +274,35 @@ func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInpu
 	}
 	in.Deploy.BlockingFailures, in.Deploy.Warnings = len(in.BlockingFailures), len(in.Warnings)
 	return nil
+}
+
+// signoffsMissing counts the approval roles without a fresh sign-off of
+// the run, judged against the trust file in .prf/; 0 when there is no
+// trust file or the run's checklist is gone (nothing to judge by).
+func signoffsMissing(ctx context.Context, st store.Store, run *store.Run, results []store.Result) int {
+	as, ok := st.(approvalStore)
+	if !ok {
+		return 0
+	}
+	trust, err := signoff.LoadTrust(defaultTrustFile)
+	if err != nil {
+		return 0
+	}
+	matrix, err := matrixFor(run, "")
+	if err != nil {
+		return 0
+	}
+	sos, err := as.Signoffs(ctx, run.ID)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range signoff.Evaluate(run.ID, results, sos, matrix, trust).Roles {
+		if !r.Fresh {
+			n++
+		}
+	}
+	return n
 }
 
 // maxTeamHistory is how many of a service's latest deployments the team

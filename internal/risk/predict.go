@@ -181,6 +181,16 @@ func recommend(p *Prediction, in *ReleaseInput) []string {
 	if len(in.Warnings) > 0 {
 		recs = append(recs, fmt.Sprintf("Clear or accept the failing warnings of run %s: %s.", in.RunID, list(in.Warnings)))
 	}
+	if n := in.Deploy.SignoffsMissing; n > 0 {
+		recs = append(recs, fmt.Sprintf("%s of the approval matrix %s no fresh sign-off of run %s: collect them (prf signoff status).", plural(n, "role"), map[bool]string{true: "has", false: "have"}[n == 1], in.RunID))
+	}
+	if in.Deploy.HasLoadTest && in.Deploy.LoadHeadroom < 0.1 {
+		what := fmt.Sprintf("came within %.0f%% of a threshold", 100*max(0, in.Deploy.LoadHeadroom))
+		if in.Deploy.LoadHeadroom < 0 {
+			what = fmt.Sprintf("broke a threshold by %.0f%%", -100*in.Deploy.LoadHeadroom)
+		}
+		recs = append(recs, fmt.Sprintf("The load test of run %s %s: find the bottleneck, or deploy with capacity to spare.", in.RunID, what))
+	}
 	if in.NoRestoreTest != "" {
 		recs = append(recs, "Run a restore test before deploying: "+in.NoRestoreTest+".")
 	}

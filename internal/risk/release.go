@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -118,6 +121,8 @@ var deployFeatureNames = [...]string{
 	"blocking_failures",   // log1p of failed blocking checkpoints in the run
 	"warnings",            // log1p of warnings in the run
 	"waived",              // log1p of checkpoints disabled (waived) in the run
+	"signoffs_missing",    // log1p of approval roles without a fresh sign-off of the run
+	"load_tight",          // how close the run's load test came to its thresholds: 0 with room (or none), 1 at a limit, more past it
 }
 
 // NumDeployFeatures is the number of deployment features.
@@ -145,6 +150,12 @@ type DeployFeatures struct {
 	SincePrevious                      time.Duration // 0: no previous deployment
 	RecentFailureRate                  float64
 	BlockingFailures, Warnings, Waived int
+	SignoffsMissing                    int
+	// LoadHeadroom is the load test's smallest margin to a threshold, as
+	// a share of the limit (0.25: 25% below a "<" limit; negative: past
+	// it); HasLoadTest says whether the run had one.
+	LoadHeadroom float64
+	HasLoadTest  bool
 }
 
 // Vector is the features in model order.
@@ -159,9 +170,57 @@ func (f DeployFeatures) Vector() [NumDeployFeatures]float64 {
 	return [NumDeployFeatures]float64{
 		l(f.Commits), l(f.Churn), b(f.Migrations), b(f.Dependencies), b(f.ConfigOnly), b(f.OffHours),
 		math.Log1p(max(0, f.SincePrevious.Hours())), f.RecentFailureRate,
-		l(f.BlockingFailures), l(f.Warnings), l(f.Waived),
+		l(f.BlockingFailures), l(f.Warnings), l(f.Waived), l(f.SignoffsMissing), f.loadTight(),
 	}
 }
+
+// loadTight maps the load test's headroom to a risk feature: 0 with 100%
+// headroom or more (or no load test), 1 at a limit, 2 at twice past it.
+func (f DeployFeatures) loadTight() float64 {
+	if !f.HasLoadTest {
+		return 0
+	}
+	return math.Min(2, math.Max(0, 1-f.LoadHeadroom))
+}
+
+// Threshold is one load-test threshold and the value it was judged on.
+type Threshold struct {
+	Expr  string  `json:"threshold"`
+	Value float64 `json:"value"`
+}
+
+// LoadHeadroom is the smallest margin of load-test thresholds such as
+// "p(95)<200" or "rate>0.99" with the values they measured: for "<" and
+// "<=" (limit − value)/limit, for ">" and ">=" (value − limit)/limit.
+// Thresholds it cannot read are left out; ok is false when none is read.
+func LoadHeadroom(thresholds []Threshold) (margin float64, ok bool) {
+	margin = math.Inf(1)
+	for _, t := range thresholds {
+		m := thresholdRe.FindStringSubmatch(t.Expr)
+		if m == nil {
+			continue
+		}
+		limit, err := strconv.ParseFloat(m[2], 64)
+		if err != nil || limit == 0 {
+			continue
+		}
+		var h float64
+		if strings.HasPrefix(m[1], "<") {
+			h = (limit - t.Value) / math.Abs(limit)
+		} else {
+			h = (t.Value - limit) / math.Abs(limit)
+		}
+		margin, ok = math.Min(margin, h), true
+	}
+	if !ok {
+		return 0, false
+	}
+	return margin, true
+}
+
+// thresholdRe reads the comparison of a threshold: "p(95)<200" gives "<"
+// and "200".
+var thresholdRe = regexp.MustCompile(`(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(?:over\s+\S+)?\s*$`)
 
 // OffHours reports whether t falls outside Monday–Friday 09:00–17:00 in
 // t's own location.

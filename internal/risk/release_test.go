@@ -3,6 +3,7 @@ package risk
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,5 +140,60 @@ func TestReleasesFromChanges(t *testing.T) {
 	}
 	if got[1].X[6] != math.Log1p(got[1].Time.Sub(got[0].Time).Hours()) {
 		t.Errorf("since_previous %v", got[1].X[6])
+	}
+}
+
+func TestLoadHeadroom(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		th   []Threshold
+		want float64
+		ok   bool
+	}{
+		{"none", nil, 0, false},
+		{"unreadable", []Threshold{{"avg", 3}}, 0, false},
+		{"latency with room", []Threshold{{"p(95)<200", 150}}, 0.25, true},
+		{"the tightest wins", []Threshold{{"p(95)<200", 150}, {"rate<0.01", 0.009}}, 0.1, true},
+		{"a rate floor", []Threshold{{"rate>0.99", 0.995}}, 0.005 / 0.99, true},
+		{"broken", []Threshold{{"p(95) < 200 over 30s", 300}}, -0.5, true},
+		{"<= and >=", []Threshold{{"max<=100", 50}, {"count>=10", 20}}, 0.5, true},
+	} {
+		got, ok := LoadHeadroom(tc.th)
+		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	tight := func(h float64, has bool) float64 {
+		return DeployFeatures{LoadHeadroom: h, HasLoadTest: has}.Vector()[NumDeployFeatures-1]
+	}
+	if tight(0.9, false) != 0 || math.Abs(tight(0.25, true)-0.75) > 1e-12 || tight(-5, true) != 2 || tight(3, true) != 0 {
+		t.Errorf("load_tight: %v %v %v %v", tight(0.9, false), tight(0.25, true), tight(-5, true), tight(3, true))
+	}
+}
+
+func TestRecommendations(t *testing.T) {
+	p, err := Prior()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x [NumFeatures]float64
+	x[featLA], x[2] = 5000, 40 // a big change in 40 files
+	in := &ReleaseInput{History: [][NumFeatures]float64{x}, Index: []int{0}, Commits: []CommitRisk{{Hash: "abc", Subject: "big"}},
+		Values: map[string]float64{"LA": 5000, "NF": 40}, At: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), RunID: "r1",
+		Warnings: []string{"perf.x"}, NoRestoreTest: "run r1 has no restore checkpoint",
+		Deploy: DeployFeatures{SignoffsMissing: 2, HasLoadTest: true, LoadHeadroom: -0.2}}
+	recs := strings.Join(Predict(p, nil, "", in).Recommendations, "\n")
+	for _, want := range []string{"Split the release", "failing warnings of run r1: perf.x", "Run a restore test", "2 roles of the approval matrix have no fresh sign-off",
+		"broke a threshold by 20%"} {
+		if !strings.Contains(recs, want) {
+			t.Errorf("no %q in:\n%s", want, recs)
+		}
+	}
+	if strings.Contains(recs, "staffed hours") {
+		t.Errorf("Wednesday 10:00 is staffed:\n%s", recs)
+	}
+	in.BlockingFailures = []string{"sec.tls"}
+	if recs := Predict(p, nil, "", in).Recommendations; !strings.HasPrefix(recs[0], "Do not deploy: blocking checkpoints fail in run r1: sec.tls") {
+		t.Errorf("first recommendation %q", recs[0])
 	}
 }
