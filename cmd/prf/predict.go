@@ -48,8 +48,11 @@ that starts from the prior's log-odds and learns how this team's
 deployments depart from it (size, migrations, dependency changes, hours,
 time since the previous deployment, recent failures, the run's results).
 
-The level (low, medium, high) cuts the probability at the 60th and 90th
-percentiles of the model's own history. Factors split the log-odds by
+The level (low, medium, high) is cut at the 60th and 90th percentiles of
+the model's own history: with the prior, of its per-change probabilities,
+applied to the riskiest commit (a release of many commits would otherwise
+always be high); with the team model, of the team's releases, applied to
+the release's probability. Factors split the log-odds by
 metric, exactly (the logistic terms and TreeSHAP); recommendations come
 from the top factors and the deployment's context. --run adds the
 readiness run's blocking failures, warnings and restore test.`,
