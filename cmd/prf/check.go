@@ -214,10 +214,17 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 	}
 	auditRun(ctx, d, st, audit.KindRunStarted, map[string]any{"run": ropts.RunID, "checklist": cl.Name, "checklist_sha256": cl.Digest})
 	run, runErr := runner.Run(ctx, cl, st, ropts)
+	var (
+		stored    *store.Run
+		results   []store.Result
+		reportErr error
+	)
 	if run != nil {
+		// Read once, as stored: the audit log's digest and the report.
+		stored, results, reportErr = runResults(context.WithoutCancel(ctx), st, run.ID)
 		payload := map[string]any{"run": run.ID, "state": run.State, "verdict": run.Verdict, "summary": run.Summary}
-		if rs, err := st.Results(context.WithoutCancel(ctx), run.ID); err == nil {
-			payload["results_sha256"] = signoff.ResultsDigest(rs)
+		if reportErr == nil {
+			payload["results_sha256"] = signoff.ResultsDigest(results)
 		}
 		auditRun(context.WithoutCancel(ctx), d, st, audit.KindRunFinished, payload)
 	}
@@ -227,8 +234,11 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 	if run == nil {
 		return runErr
 	}
-	if err := writeStoredReport(context.WithoutCancel(ctx), d, st, run.ID, format, out); err != nil {
-		return errors.Join(runErr, err)
+	if reportErr == nil {
+		reportErr = writeReport(d, stored, results, format, out)
+	}
+	if reportErr != nil {
+		return errors.Join(runErr, reportErr)
 	}
 	if runErr != nil {
 		return runErr
@@ -306,17 +316,9 @@ func selector(cl *checklist.Checklist, only, tags []string) (func(*checklist.Che
 	}, nil
 }
 
-// writeStoredReport renders a run from what the store holds, never from
-// memory, so a report always shows what an auditor would find.
-func writeStoredReport(ctx context.Context, d *deps, st store.Store, runID string, format report.Format, out string) error {
-	run, err := st.GetRun(ctx, runID)
-	if err != nil {
-		return err
-	}
-	results, err := st.Results(ctx, run.ID)
-	if err != nil {
-		return err
-	}
+// writeReport renders a run as the store holds it (runResults), never
+// from memory, so a report always shows what an auditor would find.
+func writeReport(d *deps, run *store.Run, results []store.Result, format report.Format, out string) error {
 	rep := &report.Report{Run: *run, Results: results, Tool: "prf " + version}
 	return writeTo(d, out, func(w io.Writer) error { return format.Write(w, rep) })
 }

@@ -439,8 +439,9 @@ func TestDemoTargetChecklistCheck(t *testing.T) {
 	// fault decides.
 	db := filepath.Join(dir, "prf.db")
 	args := []string{"check", "-q", "--db", db, "-f", cl, "-o", "json"}
-	for _, k := range slices.Sorted(maps.Keys(demo.TestVars())) {
-		args = append(args, "--var", k+"="+demo.TestVars()[k])
+	vars := demo.TestVars()
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		args = append(args, "--var", k+"="+vars[k])
 	}
 	check := prfProcess([]string{demo.PasswordEnv + "=s3cret-for-test"}, args...)
 	out, err := check.Output()

@@ -126,15 +126,15 @@ func newRunsShowCmd(d *deps, g *globalOpts) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			run, err := resolveRun(ctx, st, args[0])
+			run, results, err := runResults(ctx, st, args[0])
 			if err != nil {
 				return err
 			}
-			if err := writeStoredReport(ctx, d, st, run.ID, f, out); err != nil {
+			if err := writeReport(d, run, results, f, out); err != nil {
 				return err
 			}
 			if (format == "table" || format == "markdown") && (out == "" || out == "-") {
-				return writeSignoffs(ctx, d, st, run.ID)
+				return writeSignoffs(ctx, d, st, run.ID, results)
 			}
 			return nil
 		},
@@ -172,8 +172,9 @@ func newRunsDiffCmd(d *deps, g *globalOpts) *cobra.Command {
 
 // writeSignoffs adds the run's sign-offs to a report: who signed in which
 // role, and whether the results are still what they signed (fresh) or
-// changed since (stale). prf signoff status also verifies the signatures.
-func writeSignoffs(ctx context.Context, d *deps, st store.Store, runID string) error {
+// changed since (stale) against its stored results. prf signoff status
+// also verifies the signatures.
+func writeSignoffs(ctx context.Context, d *deps, st store.Store, runID string, results []store.Result) error {
 	ss, ok := st.(interface {
 		Signoffs(ctx context.Context, runID string) ([]store.Signoff, error)
 	})
@@ -182,10 +183,6 @@ func writeSignoffs(ctx context.Context, d *deps, st store.Store, runID string) e
 	}
 	sos, err := ss.Signoffs(ctx, runID)
 	if err != nil || len(sos) == 0 {
-		return err
-	}
-	results, err := st.Results(ctx, runID)
-	if err != nil {
 		return err
 	}
 	digest := signoff.ResultsDigest(results)

@@ -26,11 +26,7 @@ var (
 // side branch stay together. Renames are detected (-M) and reported
 // under their new path.
 func History(ctx context.Context, repo, to string) ([]Commit, error) {
-	r, err := open(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	hash, err := r.resolve(ctx, to)
+	r, hash, err := open(ctx, repo, to)
 	if err != nil {
 		return nil, err
 	}
@@ -40,28 +36,24 @@ func History(ctx context.Context, repo, to string) ([]Commit, error) {
 // repository is a git repository on disk, named as the caller named it.
 type repository struct{ dir string }
 
-// open checks that dir is (inside) a git repository.
-func open(ctx context.Context, dir string) (repository, error) {
+// open checks that dir is (inside) a git repository and resolves the
+// revision to in it (resolve): git itself tells a directory that is no
+// repository.
+func open(ctx context.Context, dir, to string) (repository, string, error) {
 	r := repository{dir: dir}
 	if dir == "" {
-		return r, fmt.Errorf("repository %q: %w: empty path", dir, ErrNotRepository)
+		return r, "", fmt.Errorf("repository %q: %w: empty path", dir, ErrNotRepository)
 	}
 	switch fi, err := os.Stat(dir); {
 	case errors.Is(err, fs.ErrNotExist):
-		return r, fmt.Errorf("repository %q: %w: no such directory", dir, ErrNotRepository)
+		return r, "", fmt.Errorf("repository %q: %w: no such directory", dir, ErrNotRepository)
 	case err != nil:
-		return r, fmt.Errorf("repository %q: %w", dir, err)
+		return r, "", fmt.Errorf("repository %q: %w", dir, err)
 	case !fi.IsDir():
-		return r, fmt.Errorf("repository %q: %w: not a directory", dir, ErrNotRepository)
+		return r, "", fmt.Errorf("repository %q: %w: not a directory", dir, ErrNotRepository)
 	}
-	if _, err := r.git(ctx, "rev-parse", "--git-dir"); err != nil {
-		var ge *gitError
-		if errors.As(err, &ge) && strings.Contains(ge.stderr, "not a git repository") {
-			return r, fmt.Errorf("repository %q: %w", dir, ErrNotRepository)
-		}
-		return r, fmt.Errorf("repository %q: %w", dir, err)
-	}
-	return r, nil
+	hash, err := r.resolve(ctx, to)
+	return r, hash, err
 }
 
 // resolve turns a revision into the hash of the commit it names.
@@ -72,8 +64,11 @@ func (r repository) resolve(ctx context.Context, rev string) (string, error) {
 	out, err := r.git(ctx, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if err != nil {
 		var ge *gitError
-		if errors.As(err, &ge) && ge.code == 1 {
+		switch {
+		case errors.As(err, &ge) && ge.code == 1:
 			return "", fmt.Errorf("%w %q in repository %q", ErrUnknownRevision, rev, r.dir)
+		case errors.As(err, &ge) && strings.Contains(ge.stderr, "not a git repository"):
+			return "", fmt.Errorf("repository %q: %w", r.dir, ErrNotRepository)
 		}
 		return "", fmt.Errorf("repository %q: revision %q: %w", r.dir, rev, err)
 	}

@@ -1,7 +1,6 @@
 package change
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -269,7 +268,8 @@ func (c *computer) add(files []FileChange, a *authorState, i int32, now int64) {
 		st.changes.add(i)
 		c.files[f.Path] = st
 	}
-	a.times = insertSorted(a.times, now, false)
+	j, _ := slices.BinarySearch(a.times, now)
+	a.times = slices.Insert(a.times, j, now)
 	if len(c.subs) == 0 {
 		return
 	}
@@ -419,14 +419,4 @@ func directory(path string) string {
 		return path[:i]
 	}
 	return ""
-}
-
-// insertSorted inserts v into the ascending s; unique skips a v that s
-// already holds.
-func insertSorted[T cmp.Ordered](s []T, v T, unique bool) []T {
-	j, found := slices.BinarySearch(s, v)
-	if found && unique {
-		return s
-	}
-	return slices.Insert(s, j, v)
 }

@@ -82,14 +82,11 @@ type Aggregate struct {
 // commit (ErrUnknownRevision), from is not an ancestor of to
 // (ErrNotAncestor), or the range holds no non-merge commit (ErrEmptyRange).
 func Range(ctx context.Context, repo, from, to string) (*Release, error) {
-	r, err := open(ctx, repo)
+	r, toHash, err := open(ctx, repo, to)
 	if err != nil {
 		return nil, err
 	}
-	rel := &Release{Repo: repo, From: from, To: to}
-	if rel.ToHash, err = r.resolve(ctx, to); err != nil {
-		return nil, err
-	}
+	rel := &Release{Repo: repo, From: from, To: to, ToHash: toHash}
 	name := to
 	if from != "" {
 		name = from + ".." + to
@@ -124,11 +121,7 @@ func Range(ctx context.Context, repo, from, to string) (*Release, error) {
 // Between returns the hashes of the non-merge commits in from..to (all of
 // to's history when from is empty), for a range already deployed.
 func Between(ctx context.Context, repo, from, to string) (map[string]bool, error) {
-	r, err := open(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	toHash, err := r.resolve(ctx, to)
+	r, toHash, err := open(ctx, repo, to)
 	if err != nil {
 		return nil, err
 	}

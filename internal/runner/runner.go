@@ -5,8 +5,6 @@ package runner
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -175,11 +173,7 @@ func Run(ctx context.Context, cl *checklist.Checklist, rec Recorder, opts Option
 }
 
 // NewRunID returns a time-ordered id such as 20261125-193012-3f9a1c.
-func NewRunID(t time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
+func NewRunID(t time.Time) string { return store.NewID(t) }
 
 type runner struct {
 	rec      Recorder

@@ -5,6 +5,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -138,6 +140,14 @@ type Signoff struct {
 	ResultsDigest string          `json:"results_sha256"`
 	At            time.Time       `json:"at"`
 	Statement     json.RawMessage `json:"statement"`
+}
+
+// NewID returns a time-ordered id such as 20261125-193012-3f9a1c: the
+// form of run and deployment ids.
+func NewID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
 // RunFilter narrows ListRuns.

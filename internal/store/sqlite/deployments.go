@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,20 +14,13 @@ import (
 
 const deploymentColumns = `id, service, environment, from_rev, to_rev, time, outcome, run_id, note, recorded_at`
 
-// newDeploymentID returns a time-ordered id in the form of run ids
-// (20261125-193012-3f9a1c), from the time of the deployment.
-func newDeploymentID(t time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
 // AddDeployments stores deployments in one transaction: all of them or,
 // on any error, none. A deployment without an ID gets a new time-ordered
-// one, and RecordedAt is set to now where it is zero; both are written back
-// to ds once the transaction has committed. An ID that is already stored
-// (or given twice) is a *store.DuplicateError. The outcome must be one of
-// store.Outcomes; the table's CHECK holds that.
+// one from its time (store.NewID), and RecordedAt is set to now where it
+// is zero; both are written back to ds once the transaction has
+// committed. An ID that is already stored (or given twice) is a
+// *store.DuplicateError. The outcome must be one of store.Outcomes; the
+// table's CHECK holds that.
 func (db *DB) AddDeployments(ctx context.Context, ds []store.Deployment) (n int, err error) {
 	defer func() {
 		if err != nil {
@@ -47,7 +38,7 @@ func (db *DB) AddDeployments(ctx context.Context, ds []store.Deployment) (n int,
 			return 0, fmt.Errorf("deployment %d: %w", i+1, err)
 		}
 		if d.ID == "" {
-			d.ID, generated[i] = newDeploymentID(d.Time), true
+			d.ID, generated[i] = store.NewID(d.Time), true
 		}
 		if d.RecordedAt.IsZero() {
 			d.RecordedAt = now
@@ -81,7 +72,7 @@ func (db *DB) AddDeployments(ctx context.Context, ds []store.Deployment) (n int,
 			// bits) is drawn again; a failed INSERT leaves the transaction
 			// as it was.
 			if generated[i] && try < 3 && isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
-				d.ID = newDeploymentID(d.Time)
+				d.ID = store.NewID(d.Time)
 				continue
 			}
 			break
