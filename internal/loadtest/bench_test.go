@@ -12,10 +12,10 @@ import (
 // work: ns/op is client and server together on one core pair; allocs/op
 // are the client's (the raw server allocates nothing per request).
 func BenchmarkEngineRequest(b *testing.B) {
-	url, _ := scriptedServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok", 0, false)
+	srv, _ := scriptedServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok", 0, false)
 	for _, engine := range []string{EngineVU, EngineLoop} {
 		b.Run(engine, func(b *testing.B) {
-			sc, err := Quick(url+"/", 1, 0, 0, time.Hour)
+			sc, err := Quick(srv.url()+"/", 1, 0, 0, time.Hour)
 			if err != nil {
 				b.Fatal(err)
 			}

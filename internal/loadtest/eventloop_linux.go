@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ func (e *engine) eventLoopEligible() bool {
 	// A handful of VUs leave the loop idle between responses, where the
 	// goroutines' netpoller waits more cheaply: auto picks the loop for
 	// saturation-sized tests only.
-	if e.opt.Engine == "" && e.peakVUs() < 16 {
+	if e.opt.Engine == "" && e.sc.peakVUs() < 16 {
 		return false
 	}
 	addr := ""
@@ -40,14 +41,6 @@ func (e *engine) eventLoopEligible() bool {
 		addr = cs.addr
 	}
 	return true
-}
-
-func (e *engine) peakVUs() int {
-	n := e.sc.VUs
-	for _, st := range e.sc.Stages {
-		n = max(n, int(st.Target))
-	}
-	return n
 }
 
 // connection states
@@ -221,15 +214,13 @@ func (w *evWorker) rampAndSweep(now time.Time) {
 		}
 	}
 	for _, c := range late {
-		w.fail(c, now, errTimeout)
+		w.fail(c, now, os.ErrDeadlineExceeded)
 	}
 	for _, c := range waiting {
 		delete(w.conns, -1-c.id)
 		w.next(c, now)
 	}
 }
-
-var errTimeout = errors.New("timeout")
 
 // open starts a VU's connection (or a replacement for its closed one) and
 // sends its current step once connected.
@@ -455,7 +446,7 @@ func (w *evWorker) fail(c *evConn, now time.Time, err error) {
 		return
 	}
 	x := &w.smp
-	*x = sample{step: c.step, dur: now.Sub(c.sent), failed: true, sent: int64(c.wpos), recv: c.recv, errKind: errKind(err, errors.Is(err, errTimeout))}
+	*x = sample{step: c.step, dur: now.Sub(c.sent), failed: true, sent: int64(c.wpos), recv: c.recv, errKind: errKind(err, false)}
 	w.sh.request(x)
 	w.next(c, now)
 }

@@ -11,60 +11,47 @@ import (
 	"time"
 )
 
-// scriptedServer answers each request with resp, written in pieces of
-// chunk bytes (0: at once); closeAfter closes the connection after each
-// response without announcing it.
-func scriptedServer(t testing.TB, resp string, chunk int, closeAfter bool) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+// scriptedServer answers each request (a head without a body) with resp,
+// written in pieces of chunk bytes (0: at once); closeAfter closes the
+// connection after each response without announcing it. Reading lines
+// from the connection's bufio.Reader, it allocates nothing per request.
+func scriptedServer(tb testing.TB, resp string, chunk int, closeAfter bool) (*h1Srv, *atomic.Int64) {
+	tb.Helper()
 	var n atomic.Int64
 	raw := []byte(resp)
-	go func() {
+	s := newH1Srv(tb, func(_ int, c net.Conn, br *bufio.Reader) {
+		defer c.Close()
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			for {
+				l, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(bytes.TrimRight(l, "\r\n")) == 0 {
+					break
+				}
+			}
+			n.Add(1)
+			b := raw
+			for len(b) > 0 {
+				k := len(b)
+				if chunk > 0 {
+					k = min(chunk, len(b))
+				}
+				if _, err := c.Write(b[:k]); err != nil {
+					return
+				}
+				b = b[k:]
+				if chunk > 0 {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			if closeAfter {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for {
-						l, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(bytes.TrimRight(l, "\r\n")) == 0 {
-							break
-						}
-					}
-					n.Add(1)
-					b := raw
-					for len(b) > 0 {
-						k := len(b)
-						if chunk > 0 {
-							k = min(chunk, len(b))
-						}
-						if _, err := c.Write(b[:k]); err != nil {
-							return
-						}
-						b = b[k:]
-						if chunk > 0 {
-							time.Sleep(50 * time.Microsecond)
-						}
-					}
-					if closeAfter {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return "http://" + ln.Addr().String(), &n
+	})
+	return s, &n
 }
 
 // The event loop parses responses incrementally, from whatever bytes have
@@ -95,8 +82,8 @@ func TestEventLoopFraming(t *testing.T) {
 	} {
 		for _, chunk := range []int{0, 3} {
 			t.Run(tc.name, func(t *testing.T) {
-				url, served := scriptedServer(t, tc.resp, chunk, tc.closeAfter)
-				sc, err := Quick(url+"/", 2, 0, 0, 300*time.Millisecond)
+				srv, served := scriptedServer(t, tc.resp, chunk, tc.closeAfter)
+				sc, err := Quick(srv.url()+"/", 2, 0, 0, 300*time.Millisecond)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -66,6 +66,8 @@ func newH1Srv(tb testing.TB, handle func(n int, c net.Conn, br *bufio.Reader)) *
 	return s
 }
 
+func (s *h1Srv) url() string { return "http://" + s.ln.Addr().String() }
+
 func (s *h1Srv) client() *h1Conn {
 	return &h1Conn{addr: s.ln.Addr().String(), timeout: 5 * time.Second}
 }
@@ -624,11 +626,7 @@ steps:
 
 func h1Compile(t *testing.T, doc string) *compiled {
 	t.Helper()
-	sc, err := Parse("s.yaml", []byte(doc), LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := compile(sc)
+	c, err := compile(scnParse(t, doc, LoadOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -802,30 +800,8 @@ func TestH1AgainstNetHTTPServer(t *testing.T) {
 // on loopback that allocates nothing per request: allocs/op are the
 // client's (goal 0).
 func BenchmarkH1Do(b *testing.B) {
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-	end := []byte("\r\n\r\n")
-	s := newH1Srv(b, func(_ int, c net.Conn, _ *bufio.Reader) {
-		buf := make([]byte, 64<<10)
-		n := 0
-		for {
-			m, err := c.Read(buf[n:])
-			if err != nil {
-				return
-			}
-			n += m
-			// Answer every whole request (a GET ends with an empty line).
-			for {
-				i := bytes.Index(buf[:n], end)
-				if i < 0 {
-					break
-				}
-				if _, err := c.Write(resp); err != nil {
-					return
-				}
-				n = copy(buf, buf[i+len(end):n])
-			}
-		}
-	})
+	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+	s, _ := scriptedServer(b, resp, 0, false)
 	c := s.client()
 	defer c.close()
 	req := []byte(h1GetReq)

@@ -248,10 +248,7 @@ func compile(sc *Scenario) (*compiled, error) {
 			}
 			tlsConf.RootCAs = pool
 		}
-		maxConns := max(sc.VUs, sc.MaxVUs, 1)
-		for _, s := range sc.Stages {
-			maxConns = max(maxConns, int(s.Target))
-		}
+		maxConns := max(sc.peakVUs(), sc.MaxVUs, 1)
 		c.httpClient = &http.Client{
 			Timeout: sc.Timeout,
 			Transport: &http.Transport{

@@ -46,20 +46,18 @@ type ThresholdDef struct {
 	Threshold
 }
 
-// UnmarshalJSON reads the flattened form MarshalJSON writes (the embedded
+// UnmarshalJSON reads the flattened form json.Marshal writes (the embedded
 // Threshold's UnmarshalText would otherwise take the whole object).
 func (d *ThresholdDef) UnmarshalJSON(b []byte) error {
+	type fields Threshold // Threshold's fields without its UnmarshalText
 	var w struct {
-		Metric         string        `json:"metric"`
-		Threshold      string        `json:"threshold"`
-		AbortOnFail    bool          `json:"abort_on_fail"`
-		DelayAbortEval time.Duration `json:"delay_abort_eval"`
-		PerStage       bool          `json:"per_stage"`
+		Metric string `json:"metric"`
+		fields
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*d = ThresholdDef{Metric: w.Metric, Threshold: Threshold{Threshold: w.Threshold, AbortOnFail: w.AbortOnFail, DelayAbortEval: w.DelayAbortEval, PerStage: w.PerStage}}
+	*d = ThresholdDef{Metric: w.Metric, Threshold: Threshold(w.fields)}
 	if err := d.compile(); err != nil {
 		return fmt.Errorf("threshold %s: %w", d.Metric, err)
 	}

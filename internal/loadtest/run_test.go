@@ -56,11 +56,7 @@ func newTarget(t *testing.T, h func(tg *target, w http.ResponseWriter, r *http.R
 
 func mustScenario(t *testing.T, doc string, vars map[string]string) *Scenario {
 	t.Helper()
-	sc, err := Parse("test.yaml", []byte(doc), LoadOptions{Vars: vars})
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	return sc
+	return scnParse(t, doc, LoadOptions{Vars: vars})
 }
 
 func run(t *testing.T, sc *Scenario, opt Options) (*Result, *Summary) {

@@ -178,14 +178,11 @@ func lookupRef(ref string, vars, secrets map[string]string, resolve func(string)
 	switch ns {
 	case "vars":
 		v, ok := vars[name]
-		if !ok && hasDef {
-			return def, nil
+		if v == "" && hasDef {
+			return def, nil // unset or empty
 		}
 		if !ok {
 			return "", fmt.Errorf("undeclared variable ${vars.%s} (declare it under vars: or pass --var %s=VALUE)", name, name)
-		}
-		if v == "" && hasDef {
-			return def, nil
 		}
 		return v, nil
 	case "secrets":
@@ -227,30 +224,10 @@ func (sc *Scenario) placeError(err error) error {
 	return yamlx.Errors{{File: sc.File, Line: p.Line, Col: p.Col, Field: fe.Field, Msg: fe.Msg}}
 }
 
+// fieldPos finds the field in the parsed document; a scenario not from
+// Parse (Quick) has no positions.
 func (sc *Scenario) fieldPos(field string) yamlx.Pos {
-	if sc.node != nil {
-		return yamlx.FieldPos(sc.node, field)
-	}
-	top, rest, _ := strings.Cut(field, ".")
-	name, idx, isIdx := strings.Cut(top, "[")
-	if name == "steps" && isIdx {
-		var i int
-		if _, err := fmt.Sscanf(idx, "%d]", &i); err == nil && i >= 0 && i < len(sc.Steps) {
-			st := sc.Steps[i]
-			if st == nil {
-				return sc.Pos["steps"]
-			}
-			key, _, _ := strings.Cut(rest, ".")
-			if p, ok := st.Pos[key]; ok {
-				return p
-			}
-			return st.Pos[""]
-		}
-	}
-	if p, ok := sc.Pos[name]; ok {
-		return p
-	}
-	return sc.Pos[""]
+	return yamlx.FieldPos(sc.node, field)
 }
 
 // DefaultExecutor picks the executor a scenario without one runs.
@@ -379,6 +356,7 @@ func (sc *Scenario) Validate() error {
 	}
 	extracted := map[string]bool{}
 	names := map[string]bool{}
+	env := celEnv()
 	for i, st := range sc.Steps {
 		f := fmt.Sprintf("steps[%d]", i)
 		if st == nil {
@@ -430,7 +408,6 @@ func (sc *Scenario) Validate() error {
 				return fieldf(f+".headers", "header %s: a value must not hold a line break", k)
 			}
 		}
-		env := celEnv()
 		for _, name := range sortedKeys(st.Checks) {
 			if _, _, err := compileExpr(env, st.Checks[name], true); err != nil {
 				return fieldf(f+".checks", "%q: %v", name, err)
@@ -517,6 +494,16 @@ func (sc *Scenario) stepURL(st *Step) (string, error) {
 		p = "/" + p
 	}
 	return strings.TrimRight(sc.BaseURL, "/") + p, nil
+}
+
+// peakVUs is the most VUs the closed model asks for: vus or a stage's
+// target.
+func (sc *Scenario) peakVUs() int {
+	n := sc.VUs
+	for _, st := range sc.Stages {
+		n = max(n, int(st.Target))
+	}
+	return n
 }
 
 // TotalDuration is the scheduled length of the test (before graceful stop).
