@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -254,9 +253,7 @@ func parseAnchor(s string) (string, error) {
 
 func writeAuditReport(w io.Writer, format string, rep audit.Report, anchor string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	}
 	fmt.Fprintf(w, "%d entries checked\n", rep.Entries)
 	switch {

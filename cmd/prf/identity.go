@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,14 +107,10 @@ func runIdentityNew(d *deps, o *identityNewOpts) error {
 	}
 	var pass []byte
 	if o.Passphrase != "" {
-		if secretref.Check(o.Passphrase) != nil { // its message would echo the value
-			return usagef("--passphrase: want a reference, env:VAR or file:PATH, never the passphrase itself")
+		var err error
+		if pass, err = resolvePassphrase(o.Passphrase); err != nil {
+			return err
 		}
-		v, err := secretref.Resolve(o.Passphrase)
-		if err != nil {
-			return usagef("--passphrase: %v", err)
-		}
-		pass = []byte(v)
 	}
 	dir, err := signoff.KeyDir(d.Getenv)
 	if err != nil {
@@ -274,9 +269,7 @@ Nothing secret is printed, and no passphrase is needed.`,
 				rows = append(rows, identityRowOf(ki, tr, state))
 			}
 			if format == "json" {
-				enc := json.NewEncoder(d.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(d.Out, rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintf(d.ErrOut, "no keys in %s; create one with prf identity new\n", dir)
@@ -359,9 +352,7 @@ func runIdentityShow(d *deps, email, trustFile, format string) error {
 		}
 	}
 	if format == "json" {
-		enc := json.NewEncoder(d.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(d.Out, r)
 	}
 	writeIdentity(d.Out, r, dir, trustFile)
 	if r.Problem != "" {
@@ -406,15 +397,22 @@ func passphraseFrom(ref, email string) func() ([]byte, error) {
 		if ref == "" {
 			return nil, usagef("the key of %s is passphrase-protected: give --passphrase env:VAR or file:PATH", email)
 		}
-		if secretref.Check(ref) != nil { // its message would echo the value
-			return nil, usagef("--passphrase: want a reference, env:VAR or file:PATH, never the passphrase itself")
-		}
-		v, err := secretref.Resolve(ref)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		return []byte(v), nil
+		return resolvePassphrase(ref)
 	}
+}
+
+// resolvePassphrase reads the passphrase behind a --passphrase reference,
+// env:VAR or file:PATH. Anything else is refused without being echoed: it
+// may be the passphrase itself.
+func resolvePassphrase(ref string) ([]byte, error) {
+	if secretref.Check(ref) != nil { // its message would echo the value
+		return nil, usagef("--passphrase: want a reference, env:VAR or file:PATH, never the passphrase itself")
+	}
+	v, err := secretref.Resolve(ref)
+	if err != nil {
+		return nil, usagef("--passphrase: %v", err)
+	}
+	return []byte(v), nil
 }
 
 // loadSigningKey loads the key to sign with: the one for email, or, when

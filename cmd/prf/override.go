@@ -53,10 +53,7 @@ func overrideRole(trust *signoff.Trust, email, role string) (string, error) {
 // overrideStatements reads the statements of one override from the log.
 func overrideStatements(ctx context.Context, st audit.Store, id string) ([]*signoff.Statement, error) {
 	var out []*signoff.Statement
-	err := st.AuditEntries(ctx, func(e audit.Entry) error {
-		if e.Kind != audit.KindOverride {
-			return nil
-		}
+	err := st.AuditEntriesOfKind(ctx, audit.KindOverride, func(e audit.Entry) error {
 		var s signoff.Statement
 		if json.Unmarshal(e.Payload, &s) != nil {
 			return nil

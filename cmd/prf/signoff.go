@@ -26,7 +26,6 @@ type approvalStore interface {
 	store.Store
 	audit.Store
 	Attest(ctx context.Context, a *store.Attestation) error
-	Attestations(ctx context.Context, runID string) ([]store.Attestation, error)
 	AddSignoff(ctx context.Context, s *store.Signoff) error
 	Signoffs(ctx context.Context, runID string) ([]store.Signoff, error)
 }
@@ -117,32 +116,19 @@ func (o *signerOpts) signer(d *deps) (*signoff.Trust, *signoff.Key, error) {
 // could sign what, and from when, is part of the record.
 func noteTrust(ctx context.Context, d *deps, g *globalOpts, st approvalStore, trust *signoff.Trust) error {
 	last := ""
-	err := st.AuditEntries(ctx, func(e audit.Entry) error {
-		if e.Kind == audit.KindTrustChanged {
-			var p struct {
-				SHA256 string `json:"sha256"`
-			}
-			if json.Unmarshal(e.Payload, &p) == nil {
-				last = p.SHA256
-			}
+	err := st.AuditEntriesOfKind(ctx, audit.KindTrustChanged, func(e audit.Entry) error {
+		var p audit.TrustChange
+		if json.Unmarshal(e.Payload, &p) == nil {
+			last = p.SHA256
 		}
 		return nil
 	})
 	if err != nil || last == trust.Digest {
 		return err
 	}
-	type person struct {
-		Email     string   `json:"email"`
-		Roles     []string `json:"roles"`
-		PublicKey string   `json:"public_key"`
-	}
-	payload := struct {
-		File   string   `json:"file"`
-		SHA256 string   `json:"sha256"`
-		People []person `json:"people"`
-	}{File: trust.File, SHA256: trust.Digest}
+	payload := audit.TrustChange{File: trust.File, SHA256: trust.Digest}
 	for _, p := range trust.People {
-		payload.People = append(payload.People, person{p.Email, p.Roles, p.PublicKey})
+		payload.People = append(payload.People, audit.TrustPerson{Email: p.Email, Roles: p.Roles, PublicKey: p.PublicKey})
 	}
 	inst, err := instanceSigner(g, d)
 	if err != nil {
@@ -273,7 +259,7 @@ stale and must be made again.`,
 			if err := st.Attest(ctx, &store.Attestation{RunID: run.ID, CheckpointID: res.ID, Status: status, Message: msg, Signer: key.Email, At: now, Statement: raw}); err != nil {
 				return err
 			}
-			if _, err := audit.Append(ctx, st, key, "attestation", stmt); err != nil {
+			if _, err := audit.Append(ctx, st, key, audit.KindAttestation, stmt); err != nil {
 				return fmt.Errorf("audit log: %w", err)
 			}
 			if err := markStale(ctx, d, g, st, run.ID, before); err != nil {
@@ -364,7 +350,7 @@ func markStale(ctx context.Context, d *deps, g *globalOpts, st approvalStore, ru
 		return err
 	}
 	for _, s := range stale {
-		if _, err := audit.Append(ctx, st, inst, "signoff.stale", map[string]string{"run": runID, "role": s.Role, "signer": s.Signer, "results_sha256": s.ResultsDigest}); err != nil {
+		if _, err := audit.Append(ctx, st, inst, audit.KindSignoffStale, map[string]string{"run": runID, "role": s.Role, "signer": s.Signer, "results_sha256": s.ResultsDigest}); err != nil {
 			return fmt.Errorf("audit log: %w", err)
 		}
 		fmt.Fprintf(d.ErrOut, "prf: the %s's sign-off by %s is now stale; it must be signed again\n", s.Role, s.Signer)
@@ -402,7 +388,7 @@ part of what is signed and shows on the authorization.`,
 				return err
 			}
 			defer st.Close()
-			run, err := resolveRun(ctx, st, args[0])
+			run, results, err := runResults(ctx, st, args[0])
 			if err != nil {
 				return err
 			}
@@ -415,7 +401,7 @@ part of what is signed and shows on the authorization.`,
 			}
 			var approval *signoff.Approval
 			for i := range matrix {
-				if strings.EqualFold(strings.Join(strings.Fields(matrix[i].Role), " "), strings.Join(strings.Fields(role), " ")) {
+				if signoff.NormalizeRole(matrix[i].Role) == signoff.NormalizeRole(role) {
 					approval = &matrix[i]
 				}
 			}
@@ -428,10 +414,6 @@ part of what is signed and shows on the authorization.`,
 			}
 			if !trust.HasRole(key.Email, approval.Role) {
 				return usagef("%s does not hold the role %s in %s", key.Email, approval.Role, so.Trust)
-			}
-			results, err := st.Results(ctx, run.ID)
-			if err != nil {
-				return err
 			}
 			if exception != "" && !approval.AllowException {
 				return usagef("the %s may not sign off with an exception: the checklist's approvals do not allow it (allow_exception: true)", approval.Role)
@@ -455,7 +437,7 @@ part of what is signed and shows on the authorization.`,
 			if err := st.AddSignoff(ctx, &store.Signoff{RunID: run.ID, Role: approval.Role, Signer: key.Email, ResultsDigest: digest, At: now, Statement: raw}); err != nil {
 				return err
 			}
-			if _, err := audit.Append(ctx, st, key, "signoff", stmt); err != nil {
+			if _, err := audit.Append(ctx, st, key, audit.KindSignoff, stmt); err != nil {
 				return fmt.Errorf("audit log: %w", err)
 			}
 			if err := attestApprovals(ctx, st, results, approval.Role, key.Email, raw, now); err != nil {
@@ -630,7 +612,7 @@ factors, recommendations). Without it the form says "not assessed".`,
 				return err
 			}
 			auth := &signoff.Authorization{Form: *form, Authorization: stmt}
-			if _, err := audit.Append(ctx, st, key, "authorization", auth.Authorization); err != nil {
+			if _, err := audit.Append(ctx, st, key, audit.KindAuthorization, auth.Authorization); err != nil {
 				return fmt.Errorf("audit log: %w", err)
 			}
 			raw, _ := json.Marshal(stmt)

@@ -41,6 +41,23 @@ const (
 	KindTrustChanged  = "trust.changed"
 )
 
+// TrustChange is the payload of a KindTrustChanged entry, signed by an
+// instance key: the trust file as it now stands. Verify takes people's
+// keys from the latest one, so that entries signed before a key was
+// rotated or removed still verify.
+type TrustChange struct {
+	File   string        `json:"file"`
+	SHA256 string        `json:"sha256"` // of the file's bytes
+	People []TrustPerson `json:"people"`
+}
+
+// TrustPerson is one person of a TrustChange.
+type TrustPerson struct {
+	Email     string   `json:"email"`
+	Roles     []string `json:"roles"`
+	PublicKey string   `json:"public_key"` // "ed25519:<base64 of 32 bytes>"
+}
+
 // Entry is one event in the log.
 type Entry struct {
 	Seq     int64           `json:"seq"`     // 1-based, contiguous
@@ -113,6 +130,10 @@ type Store interface {
 	// consistent snapshot, and stops at fn's first error, returning it. A
 	// stored entry that cannot be decoded is a *CorruptError.
 	AuditEntries(ctx context.Context, fn func(Entry) error) error
+	// AuditEntriesOfKind is AuditEntries for the entries of one kind
+	// only, picked out by the store, so that looking up one kind of event
+	// does not read the whole log.
+	AuditEntriesOfKind(ctx context.Context, kind string, fn func(Entry) error) error
 }
 
 // CorruptError is a stored entry that a Store cannot decode (a time that

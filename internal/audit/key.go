@@ -113,13 +113,9 @@ func writePublicKey(path string, pub ed25519.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(path)
+	have, err := readPublicKey(path)
 	switch {
 	case err == nil:
-		have, perr := ParsePublicKey(b)
-		if perr != nil {
-			return fmt.Errorf("%s: %w", path, perr)
-		}
 		if !have.Equal(pub) {
 			return fmt.Errorf("%s does not hold the public key of %s", path, filepath.Join(filepath.Dir(path), InstanceKeyFile))
 		}
@@ -234,13 +230,9 @@ func (ks *KeySet) Add(keyID string, pub ed25519.PublicKey) error {
 // LoadPub adds the public key in the file at path (see ParsePublicKey) as
 // keyID's.
 func (ks *KeySet) LoadPub(keyID, path string) error {
-	b, err := os.ReadFile(path)
+	pub, err := readPublicKey(path)
 	if err != nil {
 		return fmt.Errorf("audit: load key %s: %w", keyID, err)
-	}
-	pub, err := ParsePublicKey(b)
-	if err != nil {
-		return fmt.Errorf("audit: load key %s: %s: %w", keyID, path, err)
 	}
 	return ks.Add(keyID, pub)
 }
@@ -248,16 +240,25 @@ func (ks *KeySet) LoadPub(keyID, path string) error {
 // LoadInstancePub adds an instance public key file (instance.pub), whose
 // key id is derived from the key, and returns that id.
 func (ks *KeySet) LoadInstancePub(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	pub, err := readPublicKey(path)
 	if err != nil {
 		return "", fmt.Errorf("audit: load instance key: %w", err)
 	}
-	pub, err := ParsePublicKey(b)
-	if err != nil {
-		return "", fmt.Errorf("audit: load instance key: %s: %w", path, err)
-	}
 	id := InstanceKeyID(pub)
 	return id, ks.Add(id, pub)
+}
+
+// readPublicKey reads the public key in the file at path (ParsePublicKey).
+func readPublicKey(path string) (ed25519.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pub, nil
 }
 
 // instancePrefix starts the key id of every PRF instance key.

@@ -71,34 +71,22 @@ func Verify(entries iter.Seq[Entry], keys Keys, anchor string) Report {
 // An entry the store cannot decode is reported as the broken entry.
 func VerifyStore(ctx context.Context, st Store, keys Keys, anchor string) (Report, error) {
 	errStop := errors.New("stop")
-	var serr error
-	seq := func(yield func(Entry) bool) {
-		serr = st.AuditEntries(ctx, func(e Entry) error {
-			if !yield(e) {
-				return errStop
-			}
-			return nil
-		})
-	}
 	v := newVerifier(keys, anchor)
-	for e := range seq {
+	err := st.AuditEntries(ctx, func(e Entry) error {
 		if !v.add(e) {
-			break
+			return errStop
 		}
-	}
+		return nil
+	})
 	var ce *CorruptError
 	switch {
-	case serr == nil, errors.Is(serr, errStop):
-	case errors.As(serr, &ce):
-		// The entries before it have been read; check them, then report it
-		// unless one of them broke first.
-		v.flush()
-		if v.broken == nil {
-			v.entries++
-			v.broken = &Break{Seq: ce.Seq, Reason: fmt.Sprintf("stored entry cannot be read: %v", ce.Err)}
-		}
+	case err == nil, errors.Is(err, errStop):
+	case errors.As(err, &ce):
+		// The entries before it have been read: it is the break unless one
+		// of them broke first.
+		v.settle(&Break{Seq: ce.Seq, Reason: fmt.Sprintf("stored entry cannot be read: %v", ce.Err)})
 	default:
-		return Report{}, fmt.Errorf("audit: verify: %w", serr)
+		return Report{}, fmt.Errorf("audit: verify: %w", err)
 	}
 	return v.finish(), nil
 }
@@ -112,11 +100,7 @@ func VerifyJSONL(r io.Reader, keys Keys, anchor string) (Report, error) {
 	for e, err := range ReadJSONL(r) {
 		var le *LineError
 		if errors.As(err, &le) {
-			v.flush()
-			if v.broken == nil {
-				v.entries++
-				v.broken = &Break{Seq: v.lastSeq + 1, Reason: le.Error()}
-			}
+			v.settle(&Break{Seq: v.lastSeq + 1, Reason: le.Error()})
 			break
 		}
 		if err != nil {
@@ -146,9 +130,8 @@ type verifier struct {
 	// an entry signed before a key was rotated or removed still verifies.
 	history map[string]ed25519.PublicKey
 
-	lastSeq  int64  // of the last entry whose chain checks passed
+	lastSeq  int64  // of the last entry whose chain checks passed (0: none yet)
 	lastHash string // its hash
-	seen     int    // entries whose chain checks passed, signatures pending or not
 
 	batch   []sigJob
 	scratch bytes.Buffer
@@ -178,12 +161,7 @@ func (v *verifier) add(e Entry) bool {
 		return false
 	}
 	if b := v.check(&e); b != nil {
-		// Signatures of the entries before it decide whether it is first.
-		v.flush()
-		if v.broken == nil {
-			v.entries++
-			v.broken = b
-		}
+		v.settle(b)
 		return false
 	}
 	if len(v.batch) == batchSize {
@@ -195,11 +173,21 @@ func (v *verifier) add(e Entry) bool {
 	return true
 }
 
+// settle records b, found after the entries read so far, as the break
+// unless the signatures of those entries, checked now, break first.
+func (v *verifier) settle(b *Break) {
+	v.flush()
+	if v.broken == nil {
+		v.entries++
+		v.broken = b
+	}
+}
+
 // check runs the in-order checks and, when they pass, queues the signature.
 func (v *verifier) check(e *Entry) *Break {
 	want := v.lastSeq + 1
 	switch {
-	case e.Seq != want && v.seen == 0:
+	case e.Seq != want && v.lastSeq == 0:
 		why := ""
 		if e.Seq > 1 {
 			why = fmt.Sprintf(": %s missing", missing(1, e.Seq-1))
@@ -211,7 +199,7 @@ func (v *verifier) check(e *Entry) *Break {
 		return &Break{Seq: e.Seq, Reason: fmt.Sprintf("seq %d follows seq %d, want %d (entries out of order or repeated)", e.Seq, v.lastSeq, want)}
 	}
 	if e.Prev != v.lastHash {
-		if v.seen == 0 {
+		if v.lastSeq == 0 {
 			return &Break{Seq: e.Seq, Reason: fmt.Sprintf("prev is %q, want \"\" for the first entry", e.Prev)}
 		}
 		return &Break{Seq: e.Seq, Reason: fmt.Sprintf("prev %s is not the hash of seq %d (%s)", orEmpty(e.Prev), v.lastSeq, v.lastHash)}
@@ -236,7 +224,6 @@ func (v *verifier) check(e *Entry) *Break {
 	}
 	v.batch = append(v.batch, sigJob{seq: e.Seq, hash: sum, hexh: e.Hash, pub: pub, sig: sig, actor: e.Actor})
 	v.lastSeq, v.lastHash = e.Seq, e.Hash
-	v.seen++
 	if e.Kind == KindTrustChanged && strings.HasPrefix(e.Actor, instancePrefix) {
 		// Its signature is checked with the batch; if it fails, the log
 		// breaks here, before any entry the keys it lists would admit.
@@ -246,14 +233,9 @@ func (v *verifier) check(e *Entry) *Break {
 }
 
 // recordTrust replaces the key history with the people a trust.changed
-// entry lists (email and "ed25519:<base64>" public key).
+// entry lists.
 func (v *verifier) recordTrust(payload []byte) {
-	var p struct {
-		People []struct {
-			Email     string `json:"email"`
-			PublicKey string `json:"public_key"`
-		} `json:"people"`
-	}
+	var p TrustChange
 	if json.Unmarshal(payload, &p) != nil {
 		return
 	}

@@ -183,9 +183,8 @@ func ApprovalCheckpoints(results []store.Result, role string) []store.Result {
 	return out
 }
 
-func sameRole(a, b string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
-}
+// sameRole reports whether a and b name one role (see NormalizeRole).
+func sameRole(a, b string) bool { return NormalizeRole(a) == NormalizeRole(b) }
 
 // Box is one line of the authorization form, checked from real results.
 type Box struct {

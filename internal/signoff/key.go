@@ -57,17 +57,7 @@ func (k *Key) Person() Person {
 // be empty, the email must be an address (it names the key file), and there
 // must be at least one role.
 func GenerateKey(name, email string, roles []string) (*Key, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, errors.New("empty name")
-	}
-	if err := checkLine("name", name); err != nil {
-		return nil, err
-	}
-	if err := checkEmail(email); err != nil {
-		return nil, err
-	}
-	roles, err := cleanRoles(roles)
+	name, roles, err := cleanIdentity(name, email, roles)
 	if err != nil {
 		return nil, err
 	}

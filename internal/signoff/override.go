@@ -76,7 +76,6 @@ func EvaluateOverride(id string, stmts []*Statement, trust *Trust, p OverridePol
 				reject("an approval before any request")
 				continue
 			}
-			b := b
 			req = &b
 			st.Action, st.Reason, st.Run, st.Requested = b.Action, b.Reason, b.Run, s.Time
 			st.Expires = s.Time.Add(p.Window)

@@ -103,6 +103,27 @@ func checkLine(what, s string) error {
 	return nil
 }
 
+// cleanIdentity checks and cleans what names a person, as a key or a
+// trust file entry holds it: the name trimmed, on one line; the email a key
+// id (checkEmail); the roles cleaned (cleanRoles).
+func cleanIdentity(name, email string, roles []string) (string, []string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil, errors.New("empty name")
+	}
+	if err := checkLine("name", name); err != nil {
+		return "", nil, err
+	}
+	if err := checkEmail(email); err != nil {
+		return "", nil, err
+	}
+	roles, err := cleanRoles(roles)
+	if err != nil {
+		return "", nil, err
+	}
+	return name, roles, nil
+}
+
 // cleanRoles checks and cleans a role list: at least one role, none empty,
 // none twice (as compared by NormalizeRole).
 func cleanRoles(roles []string) ([]string, error) {

@@ -305,21 +305,11 @@ func FormatPerson(p Person) ([]byte, error) {
 // checkPerson checks p as AppendPerson would write it, cleaning its roles
 // and name.
 func checkPerson(p *Person) error {
-	p.Name = strings.TrimSpace(p.Name)
-	if p.Name == "" {
-		return errors.New("empty name")
-	}
-	if err := checkLine("name", p.Name); err != nil {
-		return err
-	}
-	if err := checkEmail(p.Email); err != nil {
-		return err
-	}
-	roles, err := cleanRoles(p.Roles)
+	name, roles, err := cleanIdentity(p.Name, p.Email, p.Roles)
 	if err != nil {
 		return err
 	}
-	p.Roles = roles
+	p.Name, p.Roles = name, roles
 	if _, err := ParsePublicKey(p.PublicKey); err != nil {
 		return fmt.Errorf("public key: %w", err)
 	}

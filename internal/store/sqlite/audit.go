@@ -81,12 +81,21 @@ func (db *DB) AppendAudit(ctx context.Context, build func(head *audit.Entry) (*a
 // first error, which it returns as is. An entry whose time does not parse
 // is an *audit.CorruptError.
 func (db *DB) AuditEntries(ctx context.Context, fn func(audit.Entry) error) error {
+	return db.auditEntries(ctx, fn, ``)
+}
+
+// AuditEntriesOfKind is AuditEntries for the entries of one kind.
+func (db *DB) AuditEntriesOfKind(ctx context.Context, kind string, fn func(audit.Entry) error) error {
+	return db.auditEntries(ctx, fn, `WHERE kind = ?`, kind)
+}
+
+func (db *DB) auditEntries(ctx context.Context, fn func(audit.Entry) error, where string, args ...any) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: audit entries: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log `+where+` ORDER BY seq`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: audit entries: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,21 @@ func TestAuditAppendAndRead(t *testing.T) {
 	if e := got[2]; e.Seq != 3 || !e.Time.Equal(want.Time) || e.Time.Location() != time.UTC || string(e.Payload) != `{"x":"<y>"}` ||
 		e.Prev != "hh" || e.Hash != "hhh" || e.Actor != "a" || e.Kind != "k" || e.Sig != "s" {
 		t.Errorf("entry 3 read back as %+v", e)
+	}
+
+	// One kind only, in seq order.
+	if _, err := db.AppendAudit(ctx, func(head *audit.Entry) (*audit.Entry, error) {
+		e := next(head)
+		e.Kind = "other"
+		return e, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[string][]int64{"k": {1, 2, 3}, "other": {4}, "none": nil} {
+		var seqs []int64
+		if err := db.AuditEntriesOfKind(ctx, kind, func(e audit.Entry) error { seqs = append(seqs, e.Seq); return nil }); err != nil || !slices.Equal(seqs, want) {
+			t.Errorf("AuditEntriesOfKind(%q) = %v, %v; want %v", kind, seqs, err, want)
+		}
 	}
 
 	// fn's error stops the walk and comes back as is.

@@ -87,29 +87,6 @@ func resummarize(ctx context.Context, tx *sql.Tx, runID string) error {
 	return err
 }
 
-// Attestations lists a run's attestations in the order they were made.
-func (db *DB) Attestations(ctx context.Context, runID string) ([]store.Attestation, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT checkpoint_id, status, signer, at, statement FROM attestations WHERE run_id = ? ORDER BY seq`, runID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: attestations of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	var out []store.Attestation
-	for rows.Next() {
-		a := store.Attestation{RunID: runID}
-		var st, at, stmt string
-		if err := rows.Scan(&a.CheckpointID, &st, &a.Signer, &at, &stmt); err != nil {
-			return nil, err
-		}
-		a.Status, a.Statement = store.Status(st), json.RawMessage(stmt)
-		if a.At, err = parseTime("at", at); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // AddSignoff stores a role's sign-off of a run.
 func (db *DB) AddSignoff(ctx context.Context, s *store.Signoff) error {
 	if err := checkTime("at", s.At); err != nil {
