@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prfhq/prf/internal/change"
+	"github.com/prfhq/prf/internal/loadtest"
+	"github.com/prfhq/prf/internal/report"
 	"github.com/prfhq/prf/internal/risk"
 	"github.com/prfhq/prf/internal/signoff"
 	"github.com/prfhq/prf/internal/store"
@@ -83,9 +83,7 @@ func runRiskPredict(ctx context.Context, d *deps, g *globalOpts, o *riskPredictO
 		return err
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(d.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return writeJSON(d.Out, p)
 	}
 	return writePrediction(d.Out, rel, p)
 }
@@ -115,8 +113,9 @@ func assessRisk(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts)
 		}
 		return nil, nil, err
 	}
-	in := releaseInput(rel, at)
-	in.Owners = owners(ctx, o.Repo, rel)
+	hist := historyOf(rel)
+	in := releaseInput(rel, hist, at)
+	in.Owners = rel.Owners(3)
 
 	var team *risk.TeamModel
 	why := "no --service and --env: the team's deployments are not consulted"
@@ -126,13 +125,14 @@ func assessRisk(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts)
 			return nil, nil, err
 		}
 		defer st.Close()
+		rr := newRunReader(st)
 		if o.Run != "" {
-			if err := addRun(ctx, st, o.Run, in); err != nil {
+			if err := rr.addRun(ctx, o.Run, in); err != nil {
 				return nil, nil, err
 			}
 		}
 		if o.Service != "" {
-			team, why, err = teamModel(ctx, st, prior, o, in, at)
+			team, why, err = teamModel(ctx, st, rr, prior, rel, hist, o, in, at)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -156,15 +156,22 @@ func loadPrior(file string) (*risk.Trained, error) {
 	return t, nil
 }
 
-// releaseInput turns a measured release into the model's input.
-func releaseInput(rel *change.Release, at time.Time) *risk.ReleaseInput {
-	in := &risk.ReleaseInput{At: at, Index: rel.Index, Files: rel.Files, Services: rel.Services,
+// historyOf is the release's history as the model reads it, ranked once
+// for it and every earlier release measured from it (Release.Sub).
+func historyOf(rel *change.Release) *risk.History {
+	raw := make([][risk.NumFeatures]float64, len(rel.HistoryMetrics))
+	for i, m := range rel.HistoryMetrics {
+		raw[i] = m
+	}
+	return risk.NewHistory(raw)
+}
+
+// releaseInput turns a measured release into the model's input; hist is
+// historyOf the release (or of the release it was measured from).
+func releaseInput(rel *change.Release, hist *risk.History, at time.Time) *risk.ReleaseInput {
+	in := &risk.ReleaseInput{At: at, History: hist, Index: rel.Index, Services: rel.Services,
 		MigrationFiles: rel.MigrationFiles, DependencyManifests: rel.DependencyManifests,
 		Values: map[string]float64{}, Notes: map[string]string{}}
-	in.History = make([][risk.NumFeatures]float64, len(rel.HistoryMetrics))
-	for i, m := range rel.HistoryMetrics {
-		in.History[i] = m
-	}
 	for _, c := range rel.Commits {
 		in.Commits = append(in.Commits, risk.CommitRisk{Hash: c.Hash, Subject: c.Subject, Author: c.Author, Time: c.Time})
 	}
@@ -184,54 +191,33 @@ func releaseInput(rel *change.Release, at time.Time) *risk.ReleaseInput {
 			in.Values[name], in.Notes[name] = a.Mean[j], "days, mean over commits"
 		}
 	}
-	in.Deploy = risk.DeployFeatures{Commits: a.Commits, Churn: a.LA + a.LD, Migrations: rel.Migrations > 0,
+	in.Deploy = risk.DeployFeatures{Commits: a.Commits, Churn: a.LA + a.LD, Migrations: len(rel.MigrationFiles) > 0,
 		Dependencies: len(rel.DependencyManifests) > 0, ConfigOnly: rel.ConfigOnly, OffHours: risk.OffHours(at)}
 	return in
 }
 
-// owners are the authors who changed the release's files most before it
-// (up to three), to name as reviewers.
-func owners(ctx context.Context, repo string, rel *change.Release) []string {
-	if len(rel.Files) == 0 {
-		return nil
+// runReader reads readiness runs into release inputs, loading the trust
+// file once and each checklist's approval matrix once, however many runs
+// a team's history names.
+type runReader struct {
+	st       store.Store
+	trust    *signoff.Trust // nil: no trust file, sign-offs are not judged
+	matrices map[string][]signoff.Approval
+}
+
+func newRunReader(st store.Store) *runReader {
+	rr := &runReader{st: st, matrices: map[string][]signoff.Approval{}}
+	if t, err := signoff.LoadTrust(defaultTrustFile); err == nil {
+		rr.trust = t
 	}
-	rev := rel.FromHash
-	if rev == "" {
-		return nil // a first deployment: nobody changed these files before
-	}
-	files := rel.Files[:min(50, len(rel.Files))]
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo, "log", "--no-merges", "--format=%ae", rev, "--"}, files...)...)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil // a best effort: the recommendation then names nobody
-	}
-	counts := map[string]int{}
-	authors := map[string]bool{}
-	for _, c := range rel.Commits {
-		authors[strings.ToLower(c.Author)] = true
-	}
-	for _, a := range strings.Fields(strings.ToLower(string(out))) {
-		if !authors[a] {
-			counts[a]++
-		}
-	}
-	names := make([]string, 0, len(counts))
-	for a := range counts {
-		names = append(names, a)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if counts[a] != counts[b] {
-			return counts[b] - counts[a]
-		}
-		return strings.Compare(a, b)
-	})
-	return names[:min(3, len(names))]
+	return rr
 }
 
 // addRun reads a readiness run's results into the input: blocking
-// failures, warnings, and whether a restore test passed.
-func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInput) error {
-	run, results, err := runResults(ctx, st, id)
+// failures, warnings, waived checkpoints, load-test headroom, missing
+// sign-offs, and whether a restore test passed.
+func (rr *runReader) addRun(ctx context.Context, id string, in *risk.ReleaseInput) error {
+	run, results, err := runResults(ctx, rr.st, id)
 	if err != nil {
 		return err
 	}
@@ -253,22 +239,11 @@ func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInpu
 				restore += " (" + strings.ReplaceAll(r.Skip, "_", " ") + ")"
 			}
 		}
-	}
-	for i := range results {
-		if results[i].Kind != "loadtest" || len(results[i].Observation) == 0 {
-			continue
-		}
-		var obs struct {
-			Thresholds []risk.Threshold `json:"thresholds"`
-		}
-		if json.Unmarshal(results[i].Observation, &obs) != nil {
-			continue
-		}
-		if h, ok := risk.LoadHeadroom(obs.Thresholds); ok && (!in.Deploy.HasLoadTest || h < in.Deploy.LoadHeadroom) {
-			in.Deploy.LoadHeadroom, in.Deploy.HasLoadTest = h, true
+		if r.Kind == "loadtest" {
+			addLoadTest(r.Observation, &in.Deploy)
 		}
 	}
-	in.Deploy.SignoffsMissing = signoffsMissing(ctx, st, run, results)
+	in.Deploy.SignoffsMissing = rr.signoffsMissing(ctx, run, results)
 	switch {
 	case restore == "":
 		in.NoRestoreTest = "run " + run.ID + " has no restore checkpoint"
@@ -279,28 +254,45 @@ func addRun(ctx context.Context, st store.Store, id string, in *risk.ReleaseInpu
 	return nil
 }
 
+// addLoadTest keeps the smallest headroom of a load test's thresholds
+// (its stored observation is the summary).
+func addLoadTest(observation json.RawMessage, f *risk.DeployFeatures) {
+	var obs struct {
+		Thresholds []loadtest.ThresholdResult `json:"thresholds"`
+	}
+	if json.Unmarshal(observation, &obs) != nil {
+		return
+	}
+	for _, t := range obs.Thresholds {
+		if h, ok := t.Headroom(); ok && (!f.HasLoadTest || h < f.LoadHeadroom) {
+			f.LoadHeadroom, f.HasLoadTest = h, true
+		}
+	}
+}
+
 // signoffsMissing counts the approval roles without a fresh sign-off of
-// the run, judged against the trust file in .prf/; 0 when there is no
-// trust file or the run's checklist is gone (nothing to judge by).
-func signoffsMissing(ctx context.Context, st store.Store, run *store.Run, results []store.Result) int {
-	as, ok := st.(approvalStore)
+// the run, judged against the trust file in .prf/; 0 without a trust file
+// (nothing to judge by).
+func (rr *runReader) signoffsMissing(ctx context.Context, run *store.Run, results []store.Result) int {
+	as, ok := rr.st.(approvalStore)
+	if !ok || rr.trust == nil {
+		return 0
+	}
+	key := run.ChecklistFile + "\x00" + run.ChecklistDigest
+	matrix, ok := rr.matrices[key]
 	if !ok {
-		return 0
-	}
-	trust, err := signoff.LoadTrust(defaultTrustFile)
-	if err != nil {
-		return 0
-	}
-	matrix, err := matrixFor(run, "")
-	if err != nil {
-		return 0
+		var err error
+		if matrix, err = matrixFor(run, ""); err != nil {
+			return 0
+		}
+		rr.matrices[key] = matrix
 	}
 	sos, err := as.Signoffs(ctx, run.ID)
 	if err != nil {
 		return 0
 	}
 	n := 0
-	for _, r := range signoff.Evaluate(run.ID, results, sos, matrix, trust).Roles {
+	for _, r := range signoff.Evaluate(run.ID, results, sos, matrix, rr.trust).Roles {
 		if !r.Fresh {
 			n++
 		}
@@ -326,10 +318,12 @@ type teamHistory struct {
 }
 
 // loadTeamHistory measures each recorded deployment of a service (its
-// range in the repository, scored by the prior as a release is; the run
-// it deployed after, when stored) with the context it had: the recent
-// failure rate and the time since the previous deployment.
-func loadTeamHistory(ctx context.Context, st deploymentStore, prior *risk.Trained, repo, service, env string, until time.Time) (*teamHistory, error) {
+// range, scored by the prior as a release is; the run it deployed after,
+// when stored) with the context it had: the recent failure rate and the
+// time since the previous deployment. Ranges are measured from base's
+// history (base.Sub, hist its ranks), read from git once; a range off
+// that history (another branch) is read on its own.
+func loadTeamHistory(ctx context.Context, st deploymentStore, rr *runReader, prior *risk.Trained, base *change.Release, hist *risk.History, service, env string, until time.Time) (*teamHistory, error) {
 	recorded, err := st.Deployments(ctx, store.DeploymentFilter{Service: service, Environment: env, Until: until, Limit: maxTeamHistory})
 	if err != nil {
 		return nil, err
@@ -337,15 +331,21 @@ func loadTeamHistory(ctx context.Context, st deploymentStore, prior *risk.Traine
 	h := &teamHistory{}
 	for _, dep := range recorded {
 		failed, known := dep.Failed()
-		drel, err := change.Range(ctx, repo, dep.FromRev, dep.ToRev)
+		dhist := hist
+		drel, err := base.Sub(ctx, dep.FromRev, dep.ToRev)
+		if errors.Is(err, change.ErrNotInHistory) {
+			if drel, err = change.Range(ctx, base.Repo, dep.FromRev, dep.ToRev); err == nil {
+				dhist = historyOf(drel)
+			}
+		}
 		if err != nil {
 			h.skipped++ // a range this repository cannot measure (another repo, a rewritten history)
 		} else {
-			din := releaseInput(drel, dep.Time)
+			din := releaseInput(drel, dhist, dep.Time)
 			if dep.RunID != "" {
 				// The run it deployed after; one that is gone leaves the
 				// readiness features at zero.
-				_ = addRun(ctx, st, dep.RunID, din)
+				_ = rr.addRun(ctx, dep.RunID, din)
 			}
 			_, logit := risk.PriorLogit(prior.Model, din)
 			din.Deploy.RecentFailureRate = failureRate(h.outcomes)
@@ -365,22 +365,16 @@ func loadTeamHistory(ctx context.Context, st deploymentStore, prior *risk.Traine
 // teamModel fills the release's context from the service's history and
 // trains the team model when the history is large enough; otherwise it
 // says why the prior alone predicts.
-func teamModel(ctx context.Context, st deploymentStore, prior *risk.Trained, o *riskPredictOpts, in *risk.ReleaseInput, at time.Time) (*risk.TeamModel, string, error) {
-	h, err := loadTeamHistory(ctx, st, prior, o.Repo, o.Service, o.Env, at)
+func teamModel(ctx context.Context, st deploymentStore, rr *runReader, prior *risk.Trained, rel *change.Release, hist *risk.History, o *riskPredictOpts, in *risk.ReleaseInput, at time.Time) (*risk.TeamModel, string, error) {
+	h, err := loadTeamHistory(ctx, st, rr, prior, rel, hist, o.Service, o.Env, at)
 	if err != nil {
 		return nil, "", err
 	}
 	in.Service = o.Service + "/" + o.Env
+	in.RecentDeploys, in.RecentFailures = recent(h.outcomes)
 	in.Deploy.RecentFailureRate = failureRate(h.outcomes)
 	if !h.last.IsZero() {
 		in.Deploy.SincePrevious = at.Sub(h.last)
-	}
-	last := h.outcomes[max(0, len(h.outcomes)-recentWindow):]
-	in.RecentDeploys = len(last)
-	for _, f := range last {
-		if f {
-			in.RecentFailures++
-		}
 	}
 	if ok, why := risk.TeamReady(h.deployments); !ok {
 		if h.skipped > 0 {
@@ -395,25 +389,30 @@ func teamModel(ctx context.Context, st deploymentStore, prior *risk.Trained, o *
 	return tm, "", nil
 }
 
-func failureRate(outcomes []bool) float64 {
+// recent counts the last recentWindow known outcomes and the failures
+// among them.
+func recent(outcomes []bool) (n, failed int) {
 	last := outcomes[max(0, len(outcomes)-recentWindow):]
-	if len(last) == 0 {
-		return 0
-	}
-	n := 0
 	for _, f := range last {
 		if f {
-			n++
+			failed++
 		}
 	}
-	return float64(n) / float64(len(last))
+	return len(last), failed
+}
+
+// failureRate is the share of failures among the recent outcomes; 0
+// without any.
+func failureRate(outcomes []bool) float64 {
+	n, failed := recent(outcomes)
+	if n == 0 {
+		return 0
+	}
+	return float64(failed) / float64(n)
 }
 
 func writePrediction(w io.Writer, rel *change.Release, p *risk.Prediction) error {
-	name := rel.To
-	if rel.From != "" {
-		name = rel.From + ".." + rel.To
-	}
+	name := releaseName(rel)
 	fmt.Fprintf(w, "release %s: %d commits\n", name, p.NCommits)
 	if p.Model == "team" {
 		fmt.Fprintf(w, "risk: %s, %.1f%% that the deployment fails (team model; the prior alone says %.1f%%; medium from %.1f%%, high from %.1f%%)\n",
@@ -441,7 +440,7 @@ func writePrediction(w io.Writer, rel *change.Release, p *risk.Prediction) error
 	fmt.Fprintf(tw, "\nriskiest commits\t\t\n")
 	for _, c := range p.Commits {
 		h := c.Hash[:min(10, len(c.Hash))]
-		fmt.Fprintf(tw, "%s %s\t%s\t%.1f%%\n", h, clipText(c.Subject, 50), c.Author, 100*c.Prob)
+		fmt.Fprintf(tw, "%s %s\t%s\t%.1f%%\n", h, report.Truncate(c.Subject, 50), c.Author, 100*c.Prob)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -453,19 +452,17 @@ func writePrediction(w io.Writer, rel *change.Release, p *risk.Prediction) error
 	return nil
 }
 
-func clipText(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+// releaseName is "FROM..TO", or "TO" for a first deployment.
+func releaseName(rel *change.Release) string {
+	if rel.From == "" {
+		return rel.To
 	}
-	return s
+	return rel.From + ".." + rel.To
 }
 
 // riskSummary is the prediction as the authorization form states it.
 func riskSummary(rel *change.Release, p *risk.Prediction) string {
-	name := rel.To
-	if rel.From != "" {
-		name = rel.From + ".." + rel.To
-	}
+	name := releaseName(rel)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %.1f%% (%s model; release %s, %d commits", strings.ToUpper(p.Level), 100*p.Probability, p.Model, name, p.NCommits)
 	if p.LevelFrom == "riskiest_commit" && len(p.Commits) > 0 {

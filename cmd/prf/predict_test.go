@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prfhq/prf/internal/risk"
 )
 
 // gitRepo builds a repository of n commits by two authors, each adding
@@ -194,5 +196,19 @@ func TestRiskPredictTeam(t *testing.T) {
 	p = predict(t, "--db", db, "--repo", repo, "--from", h[40], "--to", h[41], "--service", "api", "--env", "prod", "--at", "2026-03-01T15:00:00Z")
 	if p.Model != "prior" || !strings.Contains(p.Why, "known outcome") {
 		t.Errorf("early: %+v", p)
+	}
+}
+
+// A load test's stored summary gives the release its tightest headroom.
+func TestAddLoadTest(t *testing.T) {
+	var f risk.DeployFeatures
+	addLoadTest(json.RawMessage(`{"thresholds":[{"threshold":"p(95)<200","value":150},{"threshold":"rate<0.01","value":0.009},{"threshold":"p(99)<500","no_data":true}]}`), &f)
+	if !f.HasLoadTest || math.Abs(f.LoadHeadroom-0.1) > 1e-12 {
+		t.Errorf("headroom %v (load test %v), want 0.1", f.LoadHeadroom, f.HasLoadTest)
+	}
+	var none risk.DeployFeatures
+	addLoadTest(json.RawMessage(`{"requests": 3}`), &none)
+	if none.HasLoadTest {
+		t.Error("a summary without thresholds counts as a load test")
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/change"
 	"github.com/prfhq/prf/internal/risk"
 	"github.com/prfhq/prf/internal/store"
 )
@@ -65,7 +64,7 @@ Also:
 		Example: `  prf risk eval --data ../shared/data/jit/issta21-jitdp/jdt.csv
   prf risk eval --data qt.csv --train-frac 0.8 -o json`,
 	}
-	cmd.AddCommand(newRiskEvalCmd(d, g, nil), newRiskTrainCmd(d), newRiskPredictCmd(d, g), newRiskChecksCmd(d, g))
+	cmd.AddCommand(newRiskEvalCmd(d, g), newRiskTrainCmd(d), newRiskPredictCmd(d, g), newRiskChecksCmd(d, g))
 	return cmd
 }
 
@@ -83,7 +82,7 @@ type riskEvalOpts struct {
 	Output       string
 }
 
-func newRiskEvalCmd(d *deps, g *globalOpts, runF func(*riskEvalOpts) error) *cobra.Command {
+func newRiskEvalCmd(d *deps, g *globalOpts) *cobra.Command {
 	o := &riskEvalOpts{}
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -107,9 +106,6 @@ rest:
   prf risk eval --data jdt.csv --train-on qt.csv --train-on openstack.csv --train-on platform.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
 			return runRiskEval(c.Context(), d, g, o)
 		},
 	}
@@ -171,16 +167,11 @@ func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) e
 		r, err = risk.Evaluate(ds, opt)
 	}
 	if err != nil {
-		if errors.Is(err, risk.ErrNotBuilt) {
-			return usageError{err}
-		}
 		// Too few rows or one class only: the data cannot be evaluated.
 		return usageError{fmt.Errorf("%s: %w", o.Data, err)}
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(d.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(d.Out, r)
 	}
 	return writeRiskText(d.Out, o.Data, r)
 }
@@ -309,7 +300,13 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 		return err
 	}
 	defer st.Close()
-	h, err := loadTeamHistory(ctx, st, prior, o.Repo, o.Service, o.Env, time.Now().Add(time.Hour))
+	// Every recorded range is measured from the history up to HEAD, read
+	// from git once.
+	base, err := change.Range(ctx, o.Repo, "", "HEAD")
+	if err != nil {
+		return usageError{err}
+	}
+	h, err := loadTeamHistory(ctx, st, newRunReader(st), prior, base, historyOf(base), o.Service, o.Env, time.Now().Add(time.Hour))
 	if err != nil {
 		return err
 	}
@@ -329,9 +326,7 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 func writeHistoryEval(d *deps, o *riskEvalOpts, title string, history []risk.Deployment) error {
 	res := risk.EvaluateHistory(history, o.Step)
 	if o.Output == "json" {
-		enc := json.NewEncoder(d.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(d.Out, struct {
 			Data        string           `json:"data"`
 			Title       string           `json:"title"`
 			Deployments int              `json:"deployments"`
@@ -420,9 +415,7 @@ file order, one at a time as with --concurrency 1 --fail-fast.`,
 				for _, id := range order[:min(top, len(order))] {
 					items = append(items, item{id, prio[id]})
 				}
-				enc := json.NewEncoder(d.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return writeJSON(d.Out, struct {
 					Checklist string            `json:"checklist"`
 					Runs      int               `json:"runs"`
 					Top       []item            `json:"top"`

@@ -2,6 +2,7 @@ package change
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -29,6 +30,10 @@ type Release struct {
 	HistoryHashes  []string
 	HistoryMetrics []Metrics
 	Index          []int
+
+	// history is what Sub measures other ranges of the same history from
+	// (shared by every release Sub returns).
+	history *measured
 
 	Aggregate Aggregate
 
@@ -112,56 +117,137 @@ func Range(ctx context.Context, repo, from, to string) (*Release, error) {
 	if err != nil {
 		return nil, err
 	}
-	lt := rel.measure(history, in)
-	rel.Aggregate = aggregate(rel.Commits, rel.Metrics, lt)
-	rel.classify()
+	rel.history = measure(history)
+	rel.HistoryHashes, rel.HistoryMetrics = rel.history.hashes, rel.history.metrics
+	rel.selectRange(in)
 	return rel, nil
 }
 
-// Between returns the hashes of the non-merge commits in from..to (all of
-// to's history when from is empty), for a range already deployed.
-func Between(ctx context.Context, repo, from, to string) (map[string]bool, error) {
-	r, toHash, err := open(ctx, repo, to)
+// Sub is the release from..to of the same repository, measured from this
+// release's history (no second git log): for the ranges deployed before
+// this one. Its to must lie in that history; when it does not (another
+// branch), Sub fails with ErrNotInHistory and Range measures it on its
+// own. An empty from takes all of to's history.
+func (rel *Release) Sub(ctx context.Context, from, to string) (*Release, error) {
+	r, toHash, err := open(ctx, rel.Repo, to)
 	if err != nil {
 		return nil, err
 	}
-	fromHash := ""
+	sub := &Release{Repo: rel.Repo, From: from, To: to, ToHash: toHash, history: rel.history,
+		HistoryHashes: rel.HistoryHashes, HistoryMetrics: rel.HistoryMetrics}
+	name := to
 	if from != "" {
-		if fromHash, err = r.resolve(ctx, from); err != nil {
+		name = from + ".." + to
+		if sub.FromHash, err = r.resolve(ctx, from); err != nil {
 			return nil, err
 		}
 	}
-	return r.between(ctx, fromHash, toHash)
+	in, err := r.between(ctx, sub.FromHash, toHash)
+	if err != nil {
+		return nil, fmt.Errorf("range %q: %w", name, err)
+	}
+	if len(in) == 0 {
+		return nil, fmt.Errorf("range %q in repository %q holds no commits (merges aside): %w", name, rel.Repo, ErrEmptyRange)
+	}
+	for h := range in {
+		if _, ok := rel.history.index[h]; !ok {
+			return nil, fmt.Errorf("range %q in repository %q: %w of %q", name, rel.Repo, ErrNotInHistory, rel.To)
+		}
+	}
+	sub.selectRange(in)
+	return sub, nil
 }
 
-// measure steps through the history, keeps the commits in the range with
-// their metrics, and returns the range's LT.
-func (rel *Release) measure(history []Commit, in map[string]bool) (lt int) {
+// Owners are up to n authors who changed the release's files most in
+// the history before its first commit, the release's own authors left
+// out: reviewers who know the code. Ties go by name.
+func (rel *Release) Owners(n int) []string {
+	if len(rel.Index) == 0 {
+		return nil
+	}
+	touched := make(map[string]bool, len(rel.Files))
+	for _, f := range rel.Files {
+		touched[f] = true
+	}
+	authors := make(map[string]bool)
+	for _, c := range rel.Commits {
+		authors[c.Author] = true
+	}
+	counts := make(map[string]int)
+	h := rel.history
+	for i := range rel.Index[0] {
+		for _, f := range h.files[i] {
+			if touched[f.Path] && !authors[h.commits[i].Author] {
+				counts[h.commits[i].Author]++
+				break
+			}
+		}
+	}
+	names := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(names, func(a, b string) int {
+		if counts[a] != counts[b] {
+			return counts[b] - counts[a]
+		}
+		return strings.Compare(a, b)
+	})
+	return names[:min(n, len(names))]
+}
+
+// ErrNotInHistory: a range reaches commits the release's history lacks.
+var ErrNotInHistory = errors.New("not in the history")
+
+// measured is a history with every commit's metrics and, per commit, its
+// distinct files with their line counts before it (for a range's LT).
+type measured struct {
+	commits []Commit
+	hashes  []string
+	metrics []Metrics
+	files   [][]FileChange
+	before  [][]int
+	index   map[string]int // hash → position
+}
+
+// measure steps through the whole history once.
+func measure(history []Commit) *measured {
 	c := newComputer()
-	counted := make(map[string]bool) // paths whose lines LT holds
-	rel.HistoryHashes = make([]string, len(history))
-	rel.HistoryMetrics = make([]Metrics, len(history))
+	h := &measured{commits: history, hashes: make([]string, len(history)), metrics: make([]Metrics, len(history)),
+		files: make([][]FileChange, len(history)), before: make([][]int, len(history)), index: make(map[string]int, len(history))}
 	for i := range history {
-		m := c.step(&history[i])
-		rel.HistoryHashes[i], rel.HistoryMetrics[i] = history[i].Hash, m
-		if !in[history[i].Hash] {
+		h.metrics[i] = c.step(&history[i])
+		h.hashes[i] = history[i].Hash
+		h.files[i], h.before[i] = slices.Clone(c.cur), slices.Clone(c.before)
+		h.index[history[i].Hash] = i
+	}
+	return h
+}
+
+// selectRange keeps the history's commits in the set, with their metrics,
+// the range's aggregate (LT: each file's lines before its first change in
+// the range) and what the range touches.
+func (rel *Release) selectRange(in map[string]bool) {
+	h := rel.history
+	counted := make(map[string]bool) // paths whose lines LT holds
+	lt := 0
+	for i, hash := range h.hashes {
+		if !in[hash] {
 			continue
 		}
 		rel.Index = append(rel.Index, i)
-		rel.Commits = append(rel.Commits, history[i])
-		rel.Metrics = append(rel.Metrics, m)
-		for k, f := range c.cur {
+		rel.Commits = append(rel.Commits, h.commits[i])
+		rel.Metrics = append(rel.Metrics, h.metrics[i])
+		for k, f := range h.files[i] {
 			switch {
 			case counted[f.Path]:
 			case f.OldPath != "" && counted[f.OldPath]:
 				counted[f.Path] = true
 			default:
 				counted[f.Path] = true
-				lt += c.before[k]
+				lt += h.before[i][k]
 			}
 		}
 	}
-	return lt
+	rel.Aggregate = aggregate(rel.Commits, rel.Metrics, lt)
+	rel.classify()
 }
 
 // aggregate sums up the commits of a range and their metrics.

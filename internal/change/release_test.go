@@ -254,25 +254,47 @@ func TestAggregateOfNothing(t *testing.T) {
 }
 
 // The release carries the whole history, aligned with the range's
-// commits, and Between lists a deployed range.
-func TestReleaseHistoryAndBetween(t *testing.T) {
+// commits; Sub measures an earlier range from that history, as Range
+// would; Owners names who changed the files before.
+func TestReleaseHistorySubAndOwners(t *testing.T) {
 	r := newTestRepo(t)
 	r.commit("ann@example.com", day(2025, 1, 1), "first", write("a.go", "one\n"))
 	second := r.commit("ann@example.com", day(2025, 1, 2), "second", write("a.go", "one\ntwo\n"))
-	r.commit("bob@example.com", day(2025, 1, 3), "third", write("b.go", "x\n"))
+	r.commit("cy@example.com", day(2025, 1, 2), "side", write("a.go", "one\ntwo\nthree\n"))
+	r.commit("bob@example.com", day(2025, 1, 3), "third", write("b.go", "x\n"), write("a.go", "one\n"))
 	rel, err := Range(t.Context(), r.dir, "HEAD~1", "HEAD")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rel.HistoryHashes) != 3 || len(rel.HistoryMetrics) != 3 || len(rel.Index) != 1 || rel.Index[0] != 2 ||
-		rel.HistoryHashes[2] != rel.Commits[0].Hash || rel.HistoryMetrics[2] != rel.Metrics[0] {
+	if len(rel.HistoryHashes) != 4 || len(rel.HistoryMetrics) != 4 || len(rel.Index) != 1 || rel.Index[0] != 3 ||
+		rel.HistoryHashes[3] != rel.Commits[0].Hash || rel.HistoryMetrics[3] != rel.Metrics[0] {
 		t.Errorf("history %d hashes, %d metrics, index %v", len(rel.HistoryHashes), len(rel.HistoryMetrics), rel.Index)
 	}
-	set, err := Between(t.Context(), r.dir, "HEAD~2", "HEAD~1")
-	if err != nil || len(set) != 1 || !set[second] {
-		t.Errorf("Between = %v, %v", set, err)
+	if got := rel.Owners(3); !reflect.DeepEqual(got, []string{"ann@example.com", "cy@example.com"}) {
+		t.Errorf("owners %v: want ann (2 changes of a.go), then cy (1)", got)
 	}
-	if _, err := Between(t.Context(), r.dir, "", "nope"); !errors.Is(err, ErrUnknownRevision) {
+	for _, rng := range [][2]string{{"HEAD~3", "HEAD~2"}, {"HEAD~3", "HEAD~1"}, {"", "HEAD~2"}} {
+		sub, err := rel.Sub(t.Context(), rng[0], rng[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := Range(t.Context(), r.dir, rng[0], rng[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(sub.Metrics, alone.Metrics) || !reflect.DeepEqual(sub.Aggregate, alone.Aggregate) || !reflect.DeepEqual(sub.Index, alone.Index) || !reflect.DeepEqual(sub.Files, alone.Files) {
+			t.Errorf("%v: Sub %+v %+v, Range %+v %+v", rng, sub.Aggregate, sub.Index, alone.Aggregate, alone.Index)
+		}
+	}
+	if sub, err := rel.Sub(t.Context(), "HEAD~3", "HEAD~2"); err != nil || len(sub.Commits) != 1 || sub.Commits[0].Hash != second {
+		t.Errorf("Sub HEAD~3..HEAD~2 = %v, %v", sub, err)
+	}
+	if _, err := rel.Sub(t.Context(), "", "nope"); !errors.Is(err, ErrUnknownRevision) {
 		t.Errorf("unknown revision: %v", err)
+	}
+	r.git(nil, "checkout", "-q", "-b", "other", "HEAD~1")
+	r.commit("dan@example.com", day(2025, 1, 4), "elsewhere", write("c.go", "y\n"))
+	if _, err := rel.Sub(t.Context(), "main~1", "other"); !errors.Is(err, ErrNotInHistory) {
+		t.Errorf("a range off the release's history: %v", err)
 	}
 }

@@ -96,13 +96,15 @@ func BenchmarkPredict(b *testing.B) {
 	}
 }
 
-// BenchmarkRankAgainst ranks a change's experience metrics against a full
-// window of history, as predict does.
-func BenchmarkRankAgainst(b *testing.B) {
-	rows := publicRows(b, HistoryWindow)
-	x := rows[len(rows)-1].X
+// BenchmarkNewHistory ranks a 100,000-commit history, once per predict.
+func BenchmarkNewHistory(b *testing.B) {
+	rows := publicRows(b, 100_000)
+	raw := make([][NumFeatures]float64, len(rows))
+	for i := range rows {
+		raw[i] = rows[i].X
+	}
 	b.ResetTimer()
 	for b.Loop() {
-		RankAgainst(x, rows)
+		NewHistory(raw)
 	}
 }

@@ -32,9 +32,6 @@ func validModel(kind string) error {
 	return nil
 }
 
-// ErrNotBuilt marks a feature that a later slice adds.
-var ErrNotBuilt = errors.New("not built yet")
-
 // CalibFrac is the share of the training slice, latest in time, that
 // fits the calibration and the threshold instead of the model.
 const CalibFrac = 0.2
@@ -81,7 +78,7 @@ func (m *Model) Prob(x *[NumFeatures]float64) float64 { return m.Platt.Prob(m.Lo
 // boosted trees, the choice between lr and gbdt (auto), Platt scaling and
 // the F1-maximising threshold on the latest CalibFrac.
 //
-// For ens the rows must be RankHistory's (Evaluate and TrainDataset rank
+// For ens the rows must be RankHistory's (Evaluate and TrainFiles rank
 // them): see trainEns.
 func Train(rows []Row, kind string) (*Model, error) {
 	if err := validModel(kind); err != nil {
@@ -94,17 +91,7 @@ func Train(rows []Row, kind string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibration split: %w", err)
 	}
-	labels := make([]bool, len(calib))
-	for i := range calib {
-		labels[i] = calib[i].Label
-	}
-	calibLogits := func(f func(*[NumFeatures]float64) float64) []float64 {
-		s := make([]float64, len(calib))
-		for i := range calib {
-			s[i] = f(&calib[i].X)
-		}
-		return s
-	}
+	labels := labelsOf(calib)
 	m := &Model{Kind: kind}
 	var logits []float64
 	if kind == ModelLR || kind == ModelAuto {
@@ -112,7 +99,7 @@ func Train(rows []Row, kind string) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.LR, logits = lr, calibLogits(lr.Logit)
+		m.LR, logits = lr, scores(calib, lr.Logit)
 		m.CalibAUC = AUC(logits, labels)
 	}
 	if kind == ModelGBDT || kind == ModelAuto {
@@ -120,7 +107,7 @@ func Train(rows []Row, kind string) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		gl := calibLogits(g.Logit)
+		gl := scores(calib, g.Logit)
 		// auto: the boosted trees replace lr only when they rank the
 		// calibration slice strictly better.
 		if a := AUC(gl, labels); m.LR == nil || a > m.CalibAUC {
@@ -134,17 +121,43 @@ func Train(rows []Row, kind string) (*Model, error) {
 			m.Kind = ModelAuto + ":" + ModelLR
 		}
 	}
-	platt, err := FitPlatt(logits, labels)
-	if err != nil {
+	if err := m.calibrate(logits, labels); err != nil {
 		return nil, err
 	}
-	probs := make([]float64, len(calib))
-	for i, s := range logits {
-		probs[i] = platt.Prob(s)
-	}
-	m.Platt = platt
-	m.Threshold, _ = BestF1Threshold(probs, labels)
 	return m, nil
+}
+
+// calibrate fits the model's Platt scaling and its F1 threshold on the
+// calibration slice's logits.
+func (m *Model) calibrate(logits []float64, labels []bool) error {
+	var err error
+	if m.Platt, err = FitPlatt(logits, labels); err != nil {
+		return err
+	}
+	probs := make([]float64, len(logits))
+	for i, s := range logits {
+		probs[i] = m.Platt.Prob(s)
+	}
+	m.Threshold, _ = BestF1Threshold(probs, labels)
+	return nil
+}
+
+// scores applies f to each row's metrics.
+func scores(rows []Row, f func(*[NumFeatures]float64) float64) []float64 {
+	s := make([]float64, len(rows))
+	for i := range rows {
+		s[i] = f(&rows[i].X)
+	}
+	return s
+}
+
+// labelsOf are the rows' labels.
+func labelsOf(rows []Row) []bool {
+	l := make([]bool, len(rows))
+	for i := range rows {
+		l[i] = rows[i].Label
+	}
+	return l
 }
 
 // ensTrees are the boosted trees of the ensemble: shallow, with early
@@ -177,12 +190,7 @@ func trainEns(rows []Row) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels := make([]bool, len(calib))
-	ll, gl := make([]float64, len(calib)), make([]float64, len(calib))
-	for i := range calib {
-		labels[i] = calib[i].Label
-		ll[i], gl[i] = lr.Logit(&calib[i].X), g.Logit(&calib[i].X)
-	}
+	labels, ll, gl := labelsOf(calib), scores(calib, lr.Logit), scores(calib, g.Logit)
 	pl, err := FitPlatt(ll, labels)
 	if err != nil {
 		return nil, err
@@ -197,14 +205,9 @@ func trainEns(rows []Row) (*Model, error) {
 		sum[i] = pl.A*ll[i] + pl.B + pg.A*gl[i] + pg.B
 	}
 	m.CalibAUC = AUC(sum, labels)
-	if m.Platt, err = FitPlatt(sum, labels); err != nil {
+	if err := m.calibrate(sum, labels); err != nil {
 		return nil, err
 	}
-	probs := make([]float64, len(calib))
-	for i := range sum {
-		probs[i] = m.Platt.Prob(sum[i])
-	}
-	m.Threshold, _ = BestF1Threshold(probs, labels)
 
 	if m.LR, err = TrainLR(rows, LROptions{}); err != nil {
 		return nil, err
@@ -272,15 +275,20 @@ type EvalOptions struct {
 	Model     string  // default ModelEns
 }
 
+func (o EvalOptions) withDefaults() EvalOptions {
+	if o.TrainFrac == 0 {
+		o.TrainFrac = DefaultTrainFrac
+	}
+	if o.Model == "" {
+		o.Model = ModelEns
+	}
+	return o
+}
+
 // Evaluate trains on the earliest TrainFrac of the rows and reports on
 // the rest. The test rows are used for nothing but the report.
 func Evaluate(ds *Dataset, opt EvalOptions) (*Report, error) {
-	if opt.TrainFrac == 0 {
-		opt.TrainFrac = DefaultTrainFrac
-	}
-	if opt.Model == "" {
-		opt.Model = ModelEns
-	}
+	opt = opt.withDefaults()
 	train, test, err := TimeSplit(prepare(ds.Rows, opt.Model), opt.TrainFrac)
 	if err != nil {
 		return nil, err
@@ -293,12 +301,7 @@ func Evaluate(ds *Dataset, opt EvalOptions) (*Report, error) {
 // and report on the same test slice as Evaluate, the latest rows of
 // target, so the two numbers compare.
 func EvaluateCross(target *Dataset, others []*Dataset, opt EvalOptions) (*Report, error) {
-	if opt.TrainFrac == 0 {
-		opt.TrainFrac = DefaultTrainFrac
-	}
-	if opt.Model == "" {
-		opt.Model = ModelEns
-	}
+	opt = opt.withDefaults()
 	if len(others) == 0 {
 		return nil, errors.New("cross-project: no project to train on")
 	}
@@ -334,14 +337,8 @@ func evaluate(train, test []Row, opt EvalOptions) (*Report, error) {
 	}
 	elapsed := time.Since(start)
 
-	probs := make([]float64, len(test))
-	size := make([]float64, len(test))
-	labels := make([]bool, len(test))
-	for i := range test {
-		probs[i] = m.Prob(&test[i].X)
-		size[i] = test[i].X[featLA] + test[i].X[featLD]
-		labels[i] = test[i].Label
-	}
+	probs, labels := scores(test, m.Prob), labelsOf(test)
+	size := scores(test, func(x *[NumFeatures]float64) float64 { return x[featLA] + x[featLD] })
 	r := &Report{
 		AUC:          AUC(probs, labels),
 		PRAUC:        AveragePrecision(probs, labels),
@@ -356,10 +353,9 @@ func evaluate(train, test []Row, opt EvalOptions) (*Report, error) {
 		TrainTime:    elapsed,
 	}
 	r.Precision, r.Recall, r.F1 = PRF(probs, labels, m.Threshold)
-	for _, s := range gatedShares {
-		key := fmt.Sprintf("%.2f", s)
-		r.CaughtAt[key] = CaughtAt(probs, labels, s)
-		r.CaughtAtSize[key] = CaughtAt(size, labels, s)
+	for i, key := range GatedShareKeys() {
+		r.CaughtAt[key] = CaughtAt(probs, labels, gatedShares[i])
+		r.CaughtAtSize[key] = CaughtAt(size, labels, gatedShares[i])
 	}
 	for _, v := range []float64{r.AUC, r.PRAUC, r.Brier, r.ECE} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -37,13 +37,7 @@ func TestGBDTLearnsSeparable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scores := make([]float64, len(rows))
-	labels := make([]bool, len(rows))
-	for i := range rows {
-		scores[i] = m.Logit(&rows[i].X)
-		labels[i] = rows[i].Label
-	}
-	if auc := AUC(scores, labels); auc < 0.999 {
+	if auc := AUC(scores(rows, m.Logit), labelsOf(rows)); auc < 0.999 {
 		t.Errorf("training AUC %.4f on a separable toy, want ~1", auc)
 	}
 }

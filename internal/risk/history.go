@@ -34,30 +34,24 @@ func RankHistory(rows []Row) []Row {
 	return out
 }
 
-// RankAgainst ranks the experience metrics of x against history (the
-// changes before it, oldest first; the last HistoryWindow count), as
-// RankHistory does for a row in a series.
-func RankAgainst(x [NumFeatures]float64, history []Row) [NumFeatures]float64 {
-	if len(history) > HistoryWindow {
-		history = history[len(history)-HistoryWindow:]
+// History is a repository's change metrics, oldest first, and the same
+// with the experience metrics ranked (RankHistory), computed once for
+// every release measured in it.
+type History struct {
+	Raw, Ranked [][NumFeatures]float64
+}
+
+// NewHistory ranks a repository's change metrics (oldest first).
+func NewHistory(raw [][NumFeatures]float64) *History {
+	rows := make([]Row, len(raw))
+	for i := range raw {
+		rows[i].X = raw[i]
 	}
-	for _, j := range experienceFeatures {
-		if len(history) == 0 {
-			x[j] = 0.5
-			continue
-		}
-		below, eq := 0, 0
-		for i := range history {
-			switch v := history[i].X[j]; {
-			case v < x[j]:
-				below++
-			case v == x[j]:
-				eq++
-			}
-		}
-		x[j] = (float64(below) + 0.5*float64(eq)) / float64(len(history))
+	h := &History{Raw: raw, Ranked: make([][NumFeatures]float64, len(raw))}
+	for i, r := range RankHistory(rows) {
+		h.Ranked[i] = r.X
 	}
-	return x
+	return h
 }
 
 // rollingRanks ranks each value among the window values before it, with

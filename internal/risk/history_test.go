@@ -54,25 +54,27 @@ func TestRollingRanksMatchTheDefinition(t *testing.T) {
 	}
 }
 
-func TestRankAgainstAgreesWithRankHistory(t *testing.T) {
+// NewHistory ranks once what RankHistory ranks, and only the experience
+// metrics change.
+func TestNewHistory(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	rows := make([]Row, HistoryWindow+300)
-	for i := range rows {
-		rows[i].Time = int64(i)
-		for j := range rows[i].X {
-			rows[i].X[j] = float64(rng.IntN(200))
+	raw := make([][NumFeatures]float64, HistoryWindow+300)
+	rows := make([]Row, len(raw))
+	for i := range raw {
+		for j := range raw[i] {
+			raw[i][j] = float64(rng.IntN(200))
 		}
+		rows[i].X = raw[i]
 	}
+	h := NewHistory(raw)
 	ranked := RankHistory(rows)
 	for _, i := range []int{0, 1, 299, HistoryWindow, len(rows) - 1} {
-		got := RankAgainst(rows[i].X, rows[:i])
-		if got != ranked[i].X {
-			t.Errorf("row %d: RankAgainst %v, RankHistory %v", i, got, ranked[i].X)
+		if h.Ranked[i] != ranked[i].X || h.Raw[i] != raw[i] {
+			t.Errorf("row %d: NewHistory %v, RankHistory %v", i, h.Ranked[i], ranked[i].X)
 		}
 	}
-	// Only the experience metrics are ranked.
-	if ranked[5].X[featLA] != rows[5].X[featLA] || ranked[5].X[11] == rows[5].X[11] && rows[5].X[11] > 1 {
-		t.Errorf("LA %v→%v EXP %v→%v", rows[5].X[featLA], ranked[5].X[featLA], rows[5].X[11], ranked[5].X[11])
+	if h.Ranked[5][featLA] != raw[5][featLA] || h.Ranked[5][11] == raw[5][11] && raw[5][11] > 1 {
+		t.Errorf("LA %v→%v EXP %v→%v", raw[5][featLA], h.Ranked[5][featLA], raw[5][11], h.Ranked[5][11])
 	}
 }
 

@@ -60,27 +60,7 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 	m := &LR{Features: FeatureNames(), Lambda: opt.Lambda,
 		Mean: make([]float64, NumFeatures), Std: make([]float64, NumFeatures), Coef: make([]float64, NumFeatures)}
 
-	// Standardization statistics, in a fixed summation order.
-	for i := range rows {
-		for j := 0; j < NumFeatures; j++ {
-			m.Mean[j] += logFeature(rows[i].X[j])
-		}
-	}
-	for j := range m.Mean {
-		m.Mean[j] /= float64(n)
-	}
-	for i := range rows {
-		for j := 0; j < NumFeatures; j++ {
-			d := logFeature(rows[i].X[j]) - m.Mean[j]
-			m.Std[j] += d * d
-		}
-	}
-	for j := range m.Std {
-		m.Std[j] = math.Sqrt(m.Std[j] / float64(n))
-		if m.Std[j] < 1e-12 {
-			m.Std[j] = 1
-		}
-	}
+	moments(n, NumFeatures, func(i, j int) float64 { return logFeature(rows[i].X[j]) }, m.Mean, m.Std)
 
 	// Design matrix with a leading 1 for the intercept.
 	const d = NumFeatures + 1
@@ -109,6 +89,32 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 	m.Intercept = beta[0]
 	copy(m.Coef, beta[1:])
 	return m, nil
+}
+
+// moments writes the mean and standard deviation of n rows of d features
+// (feature j of row i is at(i, j)) into mean and std, in a fixed
+// summation order; a constant feature gets std 1.
+func moments(n, d int, at func(i, j int) float64, mean, std []float64) {
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			mean[j] += at(i, j)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			v := at(i, j) - mean[j]
+			std[j] += v * v
+		}
+	}
+	for j := range std {
+		std[j] = math.Sqrt(std[j] / float64(n))
+		if std[j] < 1e-12 {
+			std[j] = 1
+		}
+	}
 }
 
 // irls fits an L2-regularised, weighted logistic regression by Newton's

@@ -32,13 +32,8 @@ func TestLRLearnsSeparable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scores := make([]float64, len(rows))
-	labels := make([]bool, len(rows))
-	for i := range rows {
-		scores[i] = m.Logit(&rows[i].X)
-		labels[i] = rows[i].Label
-	}
-	if auc := AUC(scores, labels); auc < 0.999 {
+	logits := scores(rows, m.Logit)
+	if auc := AUC(logits, labelsOf(rows)); auc < 0.999 {
 		t.Errorf("training AUC %v on a separable problem, want ≈ 1", auc)
 	}
 	for j, c := range m.Coef {
@@ -52,8 +47,8 @@ func TestLRLearnsSeparable(t *testing.T) {
 		for _, c := range m.Contributions(&rows[i].X) {
 			sum += c
 		}
-		if math.Abs(sum-scores[i]) > 1e-12 {
-			t.Fatalf("row %d: intercept + contributions = %v, logit %v", i, sum, scores[i])
+		if math.Abs(sum-logits[i]) > 1e-12 {
+			t.Fatalf("row %d: intercept + contributions = %v, logit %v", i, sum, logits[i])
 		}
 	}
 }

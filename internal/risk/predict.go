@@ -10,10 +10,10 @@ import (
 )
 
 // ReleaseInput is a release as predict reads it: the repository's history
-// of change metrics (oldest first), where the release's commits stand in
-// it, and what the deployment adds.
+// of change metrics (oldest first, shared by every release of it), where
+// the release's commits stand in it, and what the deployment adds.
 type ReleaseInput struct {
-	History [][NumFeatures]float64
+	History *History
 	Index   []int        // the release's commits, positions in History
 	Commits []CommitRisk // their hash, subject, author and time
 	// Values are the release-level value of each metric (by name) that a
@@ -29,10 +29,10 @@ type ReleaseInput struct {
 	Warnings         []string
 	NoRestoreTest    string // why the run shows no passing restore test; "" when it does
 	// What the release touches, for recommendations.
-	Files, Services, MigrationFiles, DependencyManifests []string
-	Owners                                               []string // who changed the touched files most before
-	Service                                              string
-	RecentDeploys, RecentFailures                        int
+	Services, MigrationFiles, DependencyManifests []string
+	Owners                                        []string // who changed the touched files most before
+	Service                                       string
+	RecentDeploys, RecentFailures                 int
 }
 
 // Prediction is what predict prints.
@@ -59,30 +59,15 @@ type Prediction struct {
 	NCommits         int          `json:"commits"`
 }
 
-// RankRelease gives the release's commits' metrics as a Ranked model
-// reads them: each ranked against the HistoryWindow commits before it.
-func RankRelease(history [][NumFeatures]float64, index []int) [][NumFeatures]float64 {
-	rows := make([]Row, len(history))
-	for i := range history {
-		rows[i].X = history[i]
-	}
-	out := make([][NumFeatures]float64, len(index))
-	for i, k := range index {
-		out[i] = RankAgainst(history[k], rows[:k])
-	}
-	return out
-}
-
 // PriorLogit scores a release's commits with a per-change model and
 // returns the scored commits and the release's log-odds (noisy-OR).
 func PriorLogit(m *Model, in *ReleaseInput) ([]CommitRisk, float64) {
-	raw := make([][NumFeatures]float64, len(in.Index))
+	raw, ranked := make([][NumFeatures]float64, len(in.Index)), make([][NumFeatures]float64, len(in.Index))
 	for i, k := range in.Index {
-		raw[i] = in.History[k]
-	}
-	ranked := raw
-	if m.Ranked {
-		ranked = RankRelease(in.History, in.Index)
+		raw[i], ranked[i] = in.History.Raw[k], in.History.Raw[k]
+		if m.Ranked {
+			ranked[i] = in.History.Ranked[k]
+		}
 	}
 	commits := ScoreCommits(m, in.Commits, raw, ranked)
 	p := make([]float64, len(commits))
@@ -224,15 +209,7 @@ func short(commits []CommitRisk) string {
 		return "none"
 	}
 	c := commits[0]
-	h := c.Hash
-	if len(h) > 10 {
-		h = h[:10]
-	}
-	subject := c.Subject
-	if r := []rune(subject); len(r) > 60 {
-		subject = string(r[:59]) + "…"
-	}
-	return fmt.Sprintf("%s %q, %.0f%%", h, subject, 100*c.Prob)
+	return fmt.Sprintf("%s, %.0f%%", c.Hash[:min(10, len(c.Hash))], 100*c.Prob)
 }
 
 // list joins up to 5 names and counts the rest.

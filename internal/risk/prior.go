@@ -90,16 +90,13 @@ func TrainFiles(paths []string) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.Levels = levelsOn(m, calib)
+	t.Levels = levelsFrom(scores(calib, m.Prob))
 	return t, nil
 }
 
-// levelsOn picks the level cut points on rows the model was calibrated on.
-func levelsOn(m *Model, rows []Row) Levels {
-	p := make([]float64, len(rows))
-	for i := range rows {
-		p[i] = m.Prob(&rows[i].X)
-	}
+// levelsFrom cuts levels at the 60th and 90th percentiles of a model's
+// probabilities on its own history (p is sorted in place).
+func levelsFrom(p []float64) Levels {
 	slices.Sort(p)
 	q := func(f float64) float64 { return p[min(len(p)-1, int(f*float64(len(p))))] }
 	return Levels{Medium: q(0.6), High: q(0.9)}

@@ -4,10 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -35,8 +32,8 @@ type CommitRisk struct {
 
 // ScoreCommits scores each commit of a release with a per-change model.
 // x holds each commit's raw metrics; ranked, each commit's metrics as the
-// model reads them (RankAgainst its history when the model is Ranked,
-// else the same as x).
+// model reads them (History.Ranked when the model is Ranked, else the
+// same as x).
 func ScoreCommits(m *Model, info []CommitRisk, x, ranked [][NumFeatures]float64) []CommitRisk {
 	out := slices.Clone(info)
 	names := FeatureNames()
@@ -183,45 +180,6 @@ func (f DeployFeatures) loadTight() float64 {
 	return math.Min(2, math.Max(0, 1-f.LoadHeadroom))
 }
 
-// Threshold is one load-test threshold and the value it was judged on.
-type Threshold struct {
-	Expr  string  `json:"threshold"`
-	Value float64 `json:"value"`
-}
-
-// LoadHeadroom is the smallest margin of load-test thresholds such as
-// "p(95)<200" or "rate>0.99" with the values they measured: for "<" and
-// "<=" (limit − value)/limit, for ">" and ">=" (value − limit)/limit.
-// Thresholds it cannot read are left out; ok is false when none is read.
-func LoadHeadroom(thresholds []Threshold) (margin float64, ok bool) {
-	margin = math.Inf(1)
-	for _, t := range thresholds {
-		m := thresholdRe.FindStringSubmatch(t.Expr)
-		if m == nil {
-			continue
-		}
-		limit, err := strconv.ParseFloat(m[2], 64)
-		if err != nil || limit == 0 {
-			continue
-		}
-		var h float64
-		if strings.HasPrefix(m[1], "<") {
-			h = (limit - t.Value) / math.Abs(limit)
-		} else {
-			h = (t.Value - limit) / math.Abs(limit)
-		}
-		margin, ok = math.Min(margin, h), true
-	}
-	if !ok {
-		return 0, false
-	}
-	return margin, true
-}
-
-// thresholdRe reads the comparison of a threshold: "p(95)<200" gives "<"
-// and "200".
-var thresholdRe = regexp.MustCompile(`(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(?:over\s+\S+)?\s*$`)
-
 // OffHours reports whether t falls outside Monday–Friday 09:00–17:00 in
 // t's own location.
 func OffHours(t time.Time) bool {
@@ -296,24 +254,11 @@ func TrainTeam(history []Deployment) (*TeamModel, error) {
 	d := NumDeployFeatures + 2
 	tm := &TeamModel{Features: DeployFeatureNames(), Mean: make([]float64, NumDeployFeatures), Std: make([]float64, NumDeployFeatures), N: n}
 	for _, k := range known {
-		for j, v := range k.X {
-			tm.Mean[j] += v / float64(n)
-		}
 		if k.Failed {
 			tm.Failures++
 		}
 	}
-	for _, k := range known {
-		for j, v := range k.X {
-			tm.Std[j] += (v - tm.Mean[j]) * (v - tm.Mean[j]) / float64(n)
-		}
-	}
-	for j := range tm.Std {
-		tm.Std[j] = math.Sqrt(tm.Std[j])
-		if tm.Std[j] < 1e-12 {
-			tm.Std[j] = 1
-		}
-	}
+	moments(n, NumDeployFeatures, func(i, j int) float64 { return known[i].X[j] }, tm.Mean, tm.Std)
 	z := make([][]float64, n)
 	y, w, off := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, k := range known {
@@ -338,9 +283,7 @@ func TrainTeam(history []Deployment) (*TeamModel, error) {
 	for i, k := range known {
 		p[i] = tm.Prob(k)
 	}
-	slices.Sort(p)
-	q := func(f float64) float64 { return p[min(n-1, int(f*float64(n)))] }
-	tm.Levels = Levels{Medium: q(0.6), High: q(0.9)}
+	tm.Levels = levelsFrom(p)
 	return tm, nil
 }
 

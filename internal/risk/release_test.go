@@ -143,26 +143,10 @@ func TestReleasesFromChanges(t *testing.T) {
 	}
 }
 
-func TestLoadHeadroom(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		th   []Threshold
-		want float64
-		ok   bool
-	}{
-		{"none", nil, 0, false},
-		{"unreadable", []Threshold{{"avg", 3}}, 0, false},
-		{"latency with room", []Threshold{{"p(95)<200", 150}}, 0.25, true},
-		{"the tightest wins", []Threshold{{"p(95)<200", 150}, {"rate<0.01", 0.009}}, 0.1, true},
-		{"a rate floor", []Threshold{{"rate>0.99", 0.995}}, 0.005 / 0.99, true},
-		{"broken", []Threshold{{"p(95) < 200 over 30s", 300}}, -0.5, true},
-		{"<= and >=", []Threshold{{"max<=100", 50}, {"count>=10", 20}}, 0.5, true},
-	} {
-		got, ok := LoadHeadroom(tc.th)
-		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("%s: %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
-		}
-	}
+// load_tight reads the load test's headroom (loadtest's
+// ThresholdResult.Headroom): 0 with room or no test, 1 at a limit, 2 at
+// most.
+func TestLoadTight(t *testing.T) {
 	tight := func(h float64, has bool) float64 {
 		return DeployFeatures{LoadHeadroom: h, HasLoadTest: has}.Vector()[NumDeployFeatures-1]
 	}
@@ -178,7 +162,7 @@ func TestRecommendations(t *testing.T) {
 	}
 	var x [NumFeatures]float64
 	x[featLA], x[2] = 5000, 40 // a big change in 40 files
-	in := &ReleaseInput{History: [][NumFeatures]float64{x}, Index: []int{0}, Commits: []CommitRisk{{Hash: "abc", Subject: "big"}},
+	in := &ReleaseInput{History: NewHistory([][NumFeatures]float64{x}), Index: []int{0}, Commits: []CommitRisk{{Hash: "abc", Subject: "big"}},
 		Values: map[string]float64{"LA": 5000, "NF": 40}, At: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), RunID: "r1",
 		Warnings: []string{"perf.x"}, NoRestoreTest: "run r1 has no restore checkpoint",
 		Deploy: DeployFeatures{SignoffsMissing: 2, HasLoadTest: true, LoadHeadroom: -0.2}}
