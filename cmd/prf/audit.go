@@ -195,8 +195,8 @@ could not be read.`,
 }
 
 func runAuditVerify(ctx context.Context, d *deps, g *globalOpts, o *auditVerifyOpts) error {
-	if o.Output != "text" && o.Output != "json" {
-		return usagef("--output %q: want text or json", o.Output)
+	if err := textOrJSON(o.Output); err != nil {
+		return err
 	}
 	anchor, err := parseAnchor(o.Anchor)
 	if err != nil {

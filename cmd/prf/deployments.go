@@ -40,17 +40,6 @@ func openDeploymentStore(ctx context.Context, d *deps, g *globalOpts) (deploymen
 	return ds, nil
 }
 
-// badInputArgs makes a wrong number of arguments bad input (exit 2);
-// cobra's own checks return a plain error, which exits 3.
-func badInputArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, cmd.CommandPath())}
-		}
-		return nil
-	}
-}
-
 // deploymentsIntro and outcomesHelp are the help of prf deployments; the
 // subcommands repeat outcomesHelp.
 const deploymentsIntro = `Deployments are the history a risk model learns from: each is one service
@@ -182,7 +171,7 @@ scripts.`,
 		Example: `  id=$(prf deployments record --service checkout --env prod --from 9f2c1e0 --to 4b7d2a1 --outcome unknown --run last)
   prf deployments outcome "$id" success
   prf deployments record --service api --env staging --to v1.4.2 --time 2026-11-20T14:05:00Z --outcome rolled_back --note "p99 doubled"`,
-		Args: badInputArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDeploymentsRecord(cmd.Context(), d, g, o)
 		},
@@ -292,7 +281,7 @@ A file:
   service,env,from_rev,to_rev,time,outcome,note
   checkout,prod,9f2c1e0,4b7d2a1,2026-11-20T14:05:00Z,success,
   checkout,prod,4b7d2a1,c03e9d8,1763900000,rolled_back,p99 doubled`,
-		Args: badInputArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.File = args[0]
 			return runDeploymentsImport(cmd.Context(), d, g, o)
@@ -508,7 +497,7 @@ over the deployments whose outcome is known (unknown ones are left out).
 		Example: `  prf deployments list
   prf deployments list --service checkout --env prod --since 30d
   prf deployments list --limit 50 -o json > deployments.json`,
-		Args: badInputArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDeploymentsList(cmd.Context(), d, g, o)
 		},
@@ -523,8 +512,8 @@ over the deployments whose outcome is known (unknown ones are left out).
 }
 
 func runDeploymentsList(ctx context.Context, d *deps, g *globalOpts, o *deploymentsListOpts) error {
-	if o.Output != "text" && o.Output != "json" {
-		return usagef("-o %q: want text or json", o.Output)
+	if err := textOrJSON(o.Output); err != nil {
+		return err
 	}
 	if o.Limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", o.Limit)
@@ -632,7 +621,7 @@ replaces the deployment's note; without it the note is kept.
 ` + outcomesHelp,
 		Example: `  prf deployments outcome 20261125-193012-3f9a1c success
   prf deployments outcome 20261125-193012-3f9a1c incident --note "INC-2041: checkout 500s"`,
-		Args: badInputArgs(cobra.ExactArgs(2)),
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			outcome, err := parseOutcome(args[1])

@@ -248,8 +248,8 @@ a different key for the email: signatures by this one will not verify).
 Nothing secret is printed, and no passphrase is needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return usagef("--output %q: want text or json", format)
+			if err := textOrJSON(format); err != nil {
+				return err
 			}
 			dir, err := signoff.KeyDir(d.Getenv)
 			if err != nil {
@@ -317,8 +317,8 @@ Nothing secret is printed, and no passphrase is needed.`,
   prf identity show alice@example.com --trust deploy/.prf/trust.yaml -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usagef("--output %q: want text or json", format)
+			if err := textOrJSON(format); err != nil {
+				return err
 			}
 			return runIdentityShow(d, args[0], trustFile, format)
 		},

@@ -173,8 +173,8 @@ func loadScenario(o *loadtestOpts) (*loadtest.Scenario, []byte, error) {
 }
 
 func runLoadtest(ctx context.Context, d *deps, g *globalOpts, o *loadtestOpts) error {
-	if o.Format != "text" && o.Format != "json" {
-		return usagef("-o %q: want text or json", o.Format)
+	if err := textOrJSON(o.Format); err != nil {
+		return err
 	}
 	shard, shards, err := parseShard(o.Shard)
 	if err != nil {
@@ -413,8 +413,8 @@ run of the whole load, not averages of the shards' summaries.`,
   prf loadtest merge shard*.json --out merged.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usagef("-o %q: want text or json", format)
+			if err := textOrJSON(format); err != nil {
+				return err
 			}
 			var rs []*loadtest.Result
 			for _, a := range args {

@@ -515,3 +515,14 @@ func TestExamplesLint(t *testing.T) {
 		})
 	}
 }
+
+// A wrong number of arguments is bad input on every command, with a
+// pointer to its help.
+func TestWrongArgumentCountIsBadInput(t *testing.T) {
+	for _, args := range [][]string{{"runs", "show"}, {"risk", "eval", "extra"}, {"deployments", "outcome", "only-one"}, {"audit", "verify", "x", "y"}} {
+		code, _, errOut := prf(t, args...)
+		if code != exitBadInput || !strings.Contains(errOut, "--help' for usage") {
+			t.Errorf("%v: exit %d, %q; want %d and a pointer to --help", args, code, errOut, exitBadInput)
+		}
+	}
+}

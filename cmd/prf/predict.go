@@ -75,8 +75,8 @@ readiness run's blocking failures, warnings and restore test.`,
 }
 
 func runRiskPredict(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts) error {
-	if o.Output != "text" && o.Output != "json" {
-		return usagef("-o %q: want text or json", o.Output)
+	if err := textOrJSON(o.Output); err != nil {
+		return err
 	}
 	p, rel, err := assessRisk(ctx, d, g, o)
 	if err != nil {

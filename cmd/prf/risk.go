@@ -141,8 +141,8 @@ func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) e
 	if !slices.Contains(risk.ModelNames, o.Model) {
 		return usagef("--model %q: want %s", o.Model, strings.Join(risk.ModelNames, ", "))
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return usagef("-o %q: want text or json", o.Output)
+	if err := textOrJSON(o.Output); err != nil {
+		return err
 	}
 	ds, err := risk.LoadCSV(o.Data)
 	if err != nil {
@@ -288,8 +288,8 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 	if o.Step < 5 {
 		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return usagef("-o %q: want text or json", o.Output)
+	if err := textOrJSON(o.Output); err != nil {
+		return err
 	}
 	prior, err := risk.Prior()
 	if err != nil {
@@ -377,8 +377,8 @@ file order, one at a time as with --concurrency 1 --fail-fast.`,
   prf risk checks --checklist prf-demo -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usagef("-o %q: want text or json", output)
+			if err := textOrJSON(output); err != nil {
+				return err
 			}
 			ctx := c.Context()
 			st, err := g.openStore(ctx, d)

@@ -165,7 +165,33 @@ Start here:
 		newRiskCmd(d, g),
 		newDeploymentsCmd(d, g),
 	)
+	badInputArgs(root)
 	return root
+}
+
+// textOrJSON checks an -o value of the commands that print text or JSON.
+func textOrJSON(output string) error {
+	if output != "text" && output != "json" {
+		return usagef("-o %q: want text or json", output)
+	}
+	return nil
+}
+
+// badInputArgs makes a wrong number of arguments, on any command, bad
+// input (exit 2) with a pointer to the command's help, as the flag error
+// function does for flags.
+func badInputArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		badInputArgs(sub)
+	}
 }
 
 // reportFormat looks a format up, sizing the table to the terminal that

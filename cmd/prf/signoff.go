@@ -486,8 +486,8 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if format != "text" && format != "json" {
-				return usagef("-o %q: want text or json", format)
+			if err := textOrJSON(format); err != nil {
+				return err
 			}
 			trust, err := signoff.LoadTrust(trustFile)
 			if err != nil {
