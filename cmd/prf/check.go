@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/audit"
 	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
@@ -328,37 +329,11 @@ func writeTo(d *deps, out string, write func(io.Writer) error) error {
 	if out == "" || out == "-" {
 		return write(d.Out)
 	}
-	if err := writeFileAtomic(out, write); err != nil {
+	if err := atomicfile.Write(out, 0o666, write); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	fmt.Fprintf(d.ErrOut, "report written to %s\n", out)
 	return nil
-}
-
-// writeFileAtomic writes a file through a temp file renamed into place, so
-// a crash leaves the old file or the new one, never a torn one.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	// Created with 0666 so the umask decides who may read it, as for any
-	// file the user writes (CreateTemp would make it private).
-	tmpName := filepath.Join(filepath.Dir(path), fmt.Sprintf(".prf-%s-%d-%d", filepath.Base(path), os.Getpid(), time.Now().UnixNano()))
-	tmp, err := os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	// On disk before it takes the file's name.
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // checkPriorities is each checkpoint's likelihood of failing, learnt from

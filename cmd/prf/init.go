@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/catalog"
 	"github.com/prfhq/prf/internal/checklist"
 )
@@ -54,7 +54,7 @@ required and reported), override their severity or expect, and add your own.`,
 					return err
 				}
 			}
-			if err := writeFileAtomic(file, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+			if err := atomicfile.WriteFile(file, data, 0o666); err != nil {
 				return err
 			}
 			fmt.Fprintf(d.Out, "wrote %s: the built-in catalogue plus the variables it reads\n", file)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/change"
 	"github.com/prfhq/prf/internal/risk"
 	"github.com/prfhq/prf/internal/store"
@@ -240,7 +241,7 @@ model embedded in prf is checked (make prior regenerates it from
 				_, err = d.Out.Write(b)
 				return err
 			}
-			if err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+			if err := atomicfile.WriteFile(out, b, 0o666); err != nil {
 				return err
 			}
 			fmt.Fprintf(d.ErrOut, "wrote %s: %s, %d trees, trained on %d files\n", out, t.Model.Kind, len(t.Model.GBDT.Trees), len(t.Sources))

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/prfhq/prf/internal/atomicfile"
 )
 
 // ResultVersion is the format version of a --out result file.
@@ -173,11 +175,7 @@ func (r *Result) WriteFile(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o666)
 }
 
 // ReadResult reads a --out result file.

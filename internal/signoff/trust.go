@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/yamlx"
 )
 
@@ -334,7 +334,7 @@ func AppendPerson(path string, p Person) error {
 			}
 		}
 		out := append([]byte(trustHeader+"people:\n"), indentEntry(entry, "  ", 2, "\n")...)
-		return writeFilePreserving(path, out, 0o644)
+		return atomicfile.WriteFile(path, out, 0o644)
 	}
 	if err != nil {
 		return fmt.Errorf("trust file: %w", err)
@@ -372,7 +372,7 @@ func AppendPerson(path string, p Person) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real // replace the file a link points to, not the link
 	}
-	return writeFilePreserving(path, out, mode)
+	return atomicfile.WriteFile(path, out, mode)
 }
 
 // appendEntry returns data with entry added to the people list, or false
@@ -493,28 +493,4 @@ func indentEntry(entry []byte, indent string, pad int, nl string) []byte {
 		b.WriteString(nl)
 	}
 	return b.Bytes()
-}
-
-// writeFilePreserving writes data to path through a temp file in the same
-// directory, renamed into place, so a crash leaves the old file or the new
-// one; mode is the new file's.
-func writeFilePreserving(path string, data []byte, mode fs.FileMode) error {
-	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d-%d.tmp", filepath.Base(path), os.Getpid(), time.Now().UnixNano()))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }
