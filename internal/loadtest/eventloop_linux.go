@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -196,7 +197,7 @@ func (w *evWorker) rampAndSweep(now time.Time) {
 		c := w.byID[i]
 		switch {
 		case i < want && c == nil && !e.stopped.Load():
-			e.alive.Store(max(e.alive.Load(), int64(w.idx+i*w.n+1)))
+			raiseTo(&e.alive, int64(w.idx+i*w.n+1))
 			e.active.Add(1)
 			w.open(i, nil)
 		case i < want && c != nil:
@@ -482,4 +483,16 @@ func (w *evWorker) next(c *evConn, now time.Time) {
 	}
 	c.state = evWriting
 	w.send(c)
+}
+
+// raiseTo raises v to n unless it is already higher: the workers open
+// VUs side by side, and a plain load-then-store could lower a peak
+// another worker had just set.
+func raiseTo(v *atomic.Int64, n int64) {
+	for {
+		cur := v.Load()
+		if cur >= n || v.CompareAndSwap(cur, n) {
+			return
+		}
+	}
 }
