@@ -89,11 +89,11 @@ func startGateway(t *testing.T, opts demo.Options) (*demo.Target, system) {
 			"vpc_private_addr":   u.Host,
 			// The document's 100ms and 200ms budgets are timing assertions
 			// that flake on a shared, loaded test machine (-race included);
-			// the demo's slow faults answer in 1.5s, so a 1s budget still
-			// tells slow from fast.
-			"health_latency_ms":  "1000",
-			"request_latency_ms": "1000",
-			"inference_ms":       "1000",
+			// the demo's slow faults answer in demo.SlowDelay, so a budget
+			// under it still tells slow from fast.
+			"health_latency_ms":  demo.TestLatencyBudgetMS,
+			"request_latency_ms": demo.TestLatencyBudgetMS,
+			"inference_ms":       demo.TestLatencyBudgetMS,
 		},
 		Secrets: map[string]string{"auth_password": demo.DefaultPassword},
 	}
@@ -354,9 +354,9 @@ func TestGatewayLoadTest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, sys := startGateway(t, demo.Options{Faults: tc.faults})
-			sys.Vars["loadtest_scale"] = "0.002"     // 23 min -> 2.8 s
-			sys.Vars["loadtest_load_scale"] = "0.01" // 500 VUs -> 5
-			sys.Vars["api_p95_ms"] = "1000"          // like the latency budgets: slow faults answer in 1.5s
+			sys.Vars["loadtest_scale"] = "0.002"              // 23 min -> 2.8 s
+			sys.Vars["loadtest_load_scale"] = "0.01"          // 500 VUs -> 5
+			sys.Vars["api_p95_ms"] = demo.TestLatencyBudgetMS // like the latency budgets
 			res := runCatalog(t, sys, id)
 			expectStatus(t, res, map[string]store.Status{
 				id: tc.want, "perf.load.health-status": store.StatusPass, "perf.load.auth-status": store.StatusPass,

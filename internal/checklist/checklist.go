@@ -138,13 +138,16 @@ type Checkpoint struct {
 	Timeout     time.Duration `yaml:"timeout" doc:"per attempt (default 30s)"`
 	Retries     int           `yaml:"retries" doc:"extra attempts after a failure or error, with backoff (default 0)"`
 	RetryDelay  time.Duration `yaml:"retry_delay" doc:"first backoff delay, doubled each retry (default 1s)"`
+	Exclusive   *bool         `yaml:"exclusive" doc:"run alone: start once no other checkpoint runs or is ready to, and start none meanwhile (default true for loadtest probes, which load the system and would skew the checks beside them)"`
 	ProbeNode   yaml.Node     `yaml:"probe" doc:"the probe: kind plus its settings"`
 	Expect      string        `yaml:"expect" doc:"CEL expression over the probe's observation that must hold"`
 	ManualNode  yaml.Node     `yaml:"manual" doc:"true, or {evidence, instructions}: needs an attestation by the owner"`
 	Pos         Positions     `yaml:"-" json:"-"`
 
 	// Set by Load.
-	Kind    string          `yaml:"-"` // probe kind, "" when manual
+	Kind string `yaml:"-"` // probe kind, "" when manual
+	// Alone is exclusive, or the probe kind's default when it is not set.
+	Alone   bool            `yaml:"-"`
 	Manual  *Manual         `yaml:"-"`
 	Program *expect.Program `yaml:"-"`
 	// File is the checklist file the checkpoint is written in.

@@ -270,6 +270,10 @@ func (l *loader) probe(cp *Checkpoint) {
 		return
 	}
 	cp.Kind, cp.probeKind, cp.settings = k.Name, k, settings
+	cp.Alone = k.Alone
+	if cp.Exclusive != nil {
+		cp.Alone = *cp.Exclusive
+	}
 	// Decode at load time with secrets as placeholders, to report unknown
 	// settings, wrong types and invalid values with their position. A
 	// checkpoint that reads an empty variable is not configured: it is

@@ -214,7 +214,7 @@ func (t *Target) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case t.faults.has(FaultAuthBroken):
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "authentication service unavailable"})
 		return
-	case t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), slowDelay):
+	case t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), SlowDelay):
 		return
 	}
 	var req struct {

@@ -208,7 +208,7 @@ func TestDemoFaults(t *testing.T) {
 			"perf.k6.load-test":                 skipped, // runs once health and login pass
 		}},
 		{demo.FaultSlowHealth, map[string]store.Status{
-			"perf.load.health-latency": fail, // 1s budget, 1.5s answer
+			"perf.load.health-latency": fail, // TestLatencyBudget under SlowDelay
 			"perf.k6.load-test":        fail, // p95 and the health latency check
 		}},
 		// The login answers 500; the API token, provisioned beforehand,
@@ -257,7 +257,7 @@ func TestDemoFaults(t *testing.T) {
 			// sec.waf.false-positives passes: benign traffic still gets through.
 		}},
 		{demo.FaultAISlow, map[string]store.Status{
-			"perf.load.inference-latency": fail, // 1s budget, 1.5s answer
+			"perf.load.inference-latency": fail, // TestLatencyBudget under SlowDelay
 			"perf.k6.load-test":           fail, // p95: a quarter of the requests take 1.5s
 		}},
 		{demo.FaultModelUnloaded, map[string]store.Status{
@@ -389,7 +389,7 @@ func TestDemoFaults(t *testing.T) {
 			"post.integration.ai":               skipped,
 		}},
 		{demo.FaultAPISlow, map[string]store.Status{
-			"perf.load.auth-latency": fail, // 1s budget, 1.5s answer
+			"perf.load.auth-latency": fail, // TestLatencyBudget under SlowDelay
 			"perf.load.data-latency": fail,
 			"perf.k6.load-test":      fail, // p95
 		}},

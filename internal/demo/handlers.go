@@ -15,7 +15,7 @@ const (
 	genesisHeight  = 1_000_000
 	demoPeers      = 8
 	demoValidators = 4
-	slowDelay      = 1500 * time.Millisecond
+	SlowDelay      = 1500 * time.Millisecond // the slow faults' answer time, at least
 	maxBody        = 1 << 20
 )
 
@@ -91,7 +91,7 @@ func (t *Target) uptime() float64 {
 }
 
 func (t *Target) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if t.faults.has(FaultSlowHealth) && !sleepCtx(r.Context(), slowDelay) {
+	if t.faults.has(FaultSlowHealth) && !sleepCtx(r.Context(), SlowDelay) {
 		return // the client gave up
 	}
 	body := map[string]any{"status": "healthy", "version": Version, "uptime_s": t.uptime()}
@@ -107,7 +107,7 @@ func (t *Target) handleProtected(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Target) handleData(w http.ResponseWriter, r *http.Request) {
-	if t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), slowDelay) {
+	if t.faults.has(FaultAPISlow) && !sleepCtx(r.Context(), SlowDelay) {
 		return
 	}
 	if t.faults.has(FaultDataDegraded) {
@@ -153,7 +153,7 @@ func (t *Target) handlePredict(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": `body must be JSON with "input" or "features"`})
 		return
 	}
-	if t.faults.has(FaultAISlow) && !sleepCtx(r.Context(), slowDelay) {
+	if t.faults.has(FaultAISlow) && !sleepCtx(r.Context(), SlowDelay) {
 		return
 	}
 	h := fnv.New64a()

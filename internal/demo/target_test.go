@@ -547,7 +547,7 @@ func TestFaults(t *testing.T) {
 			began := time.Now()
 			wantCode(t, do(t, c, "GET", tgt.URL()+"/health", nil, nil), http.StatusOK)
 			if d := time.Since(began); d < time.Second {
-				t.Errorf("/health took %v, want about %v", d, slowDelay)
+				t.Errorf("/health took %v, want about %v", d, SlowDelay)
 			}
 		}},
 		{FaultAuthBroken, func(t *testing.T, tgt *Target, c *http.Client) {
@@ -581,7 +581,7 @@ func TestFaults(t *testing.T) {
 			r := do(t, c, "POST", tgt.URL()+"/ai/predict", map[string]any{"input": "test_data"}, nil)
 			wantCode(t, r, http.StatusOK)
 			if d := time.Since(began); d < time.Second {
-				t.Errorf("/ai/predict took %v, want about %v", d, slowDelay)
+				t.Errorf("/ai/predict took %v, want about %v", d, SlowDelay)
 			}
 			if ms, _ := r.json["latency_ms"].(float64); ms < 1000 {
 				t.Errorf("latency_ms = %v", r.json["latency_ms"])
@@ -664,8 +664,8 @@ func TestFaults(t *testing.T) {
 			began := time.Now()
 			tok := login(t, tgt, c)
 			wantCode(t, do(t, c, "GET", tgt.URL()+"/api/v1/data", nil, bearer(tok)), http.StatusOK)
-			if d := time.Since(began); d < 2*slowDelay {
-				t.Errorf("login and data took %v, want at least %v", d, 2*slowDelay)
+			if d := time.Since(began); d < 2*SlowDelay {
+				t.Errorf("login and data took %v, want at least %v", d, 2*SlowDelay)
 			}
 		}},
 		{FaultJWTUnverified, func(t *testing.T, tgt *Target, c *http.Client) {

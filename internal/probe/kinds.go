@@ -22,9 +22,15 @@ func kinds() []Kind {
 		define("grpc", "gRPC health checking protocol (grpc.health.v1), per service", probeGRPC),
 		define("gpu", "GPUs via nvidia-smi: utilization, memory, temperature, ECC errors per GPU", probeGPU),
 		define("date", "a date that is data (certification expiry, last restore test): days left or since, against the clock", probeDate),
-		define("loadtest", "load test: a scenario (file or inline) of VUs or an arrival rate, checks and thresholds; the observation is the end-of-test summary", probeLoadTest),
+		alone(define("loadtest", "load test: a scenario (file or inline) of VUs or an arrival rate, checks and thresholds; the observation is the end-of-test summary", probeLoadTest)),
 		define("waf", "malicious request corpus by class and benign controls: share blocked per class, false positives", probeWAF),
 	}
+}
+
+// alone marks a kind whose checkpoints run alone by default (Kind.Alone).
+func alone(k Kind) Kind {
+	k.Alone = true
+	return k
 }
 
 // Default returns the registry of every built-in kind.

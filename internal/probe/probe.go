@@ -56,6 +56,11 @@ type Kind struct {
 	Observation any
 	// Probe runs the probe. spec is the value NewSpec returned, decoded.
 	Probe func(ctx context.Context, env Env, spec Spec) (any, error)
+	// Alone is the default of a checkpoint's `exclusive`: the runner starts
+	// it when nothing else runs and starts nothing else meanwhile, because
+	// it loads the system under test (a load test) and would skew, and be
+	// skewed by, checks running beside it.
+	Alone bool
 }
 
 // Fields lists the top-level names an expectation over this kind can read.

@@ -40,6 +40,7 @@ type fakeKind struct {
 	attempts map[string]int
 	inflight atomic.Int32
 	maxSeen  atomic.Int32
+	spans    map[string][2]time.Time // when each key's last attempt ran, if set
 }
 
 func (f *fakeKind) kind() probe.Kind {
@@ -61,6 +62,14 @@ func (f *fakeKind) kind() probe.Kind {
 			f.attempts[s.Key]++
 			attempt := f.attempts[s.Key]
 			f.mu.Unlock()
+			if f.spans != nil {
+				began := time.Now()
+				defer func() {
+					f.mu.Lock()
+					f.spans[s.Key] = [2]time.Time{began, time.Now()}
+					f.mu.Unlock()
+				}()
+			}
 			env.Logf("attempt %d echo %s", attempt, s.Echo)
 			if s.Panic {
 				panic("probe bug")
@@ -542,5 +551,80 @@ func TestPriorityAndFailFast(t *testing.T) {
 				t.Errorf("%d results, verdict %s, state %s", len(mem.results[run.ID]), run.Verdict, run.State)
 			}
 		})
+	}
+}
+
+// A checkpoint that runs alone (a load test) starts when nothing else runs
+// or is ready, and nothing starts beside it; its dependents then run as
+// usual. Kinds like loadtest run alone unless exclusive: false.
+func TestExclusiveRunsAlone(t *testing.T) {
+	t.Setenv("PRF_RUNNER_PW", "x")
+	f := &fakeKind{attempts: map[string]int{}, spans: map[string][2]time.Time{}}
+	load := f.kind()
+	load.Name, load.Alone = "load", true
+	reg := probe.NewRegistry(f.kind(), load)
+	one := func(id, kind, extra string) string {
+		return fmt.Sprintf("  - id: %s\n    title: T %s\n    domain: performance\n    owner: Dev Lead\n%s    probe: {kind: %s, key: %s, sleep: 30ms, value: 1}\n    expect: value == 1\n", id, id, extra, kind, id)
+	}
+	src := "version: 1\nname: test\ncheckpoints:\n" +
+		one("a", "fake", "") +
+		one("k6", "load", "    depends_on: [a]\n") + // alone by its kind
+		one("b", "fake", "    depends_on: [a]\n") +
+		one("c", "fake", "    depends_on: [k6]\n") +
+		one("solo", "fake", "    exclusive: true\n") +
+		one("shared", "load", "    exclusive: false\n") +
+		one("d", "fake", "")
+	cl, err := checklist.Parse([]byte(src), "test.yaml", checklist.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alone []string
+	for _, cp := range cl.Checkpoints {
+		if cp.Alone {
+			alone = append(alone, cp.ID)
+		}
+	}
+	if got := strings.Join(alone, " "); got != "k6 solo" {
+		t.Fatalf("alone: %q, want \"k6 solo\"", got)
+	}
+	mem := newMem()
+	run, err := Run(context.Background(), cl, mem, Options{Concurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Verdict != store.VerdictReady || len(mem.results[run.ID]) != 7 {
+		t.Fatalf("verdict %s with %d results, want ready with 7", run.Verdict, len(mem.results[run.ID]))
+	}
+	for _, id := range alone {
+		s := f.spans[id]
+		for other, o := range f.spans {
+			if other != id && o[0].Before(s[1]) && s[0].Before(o[1]) {
+				t.Errorf("%s ran beside %s", other, id)
+			}
+		}
+	}
+	if f.maxSeen.Load() < 2 {
+		t.Errorf("at most %d probes at once: the others should share", f.maxSeen.Load())
+	}
+	if f.spans["c"][0].Before(f.spans["k6"][1]) {
+		t.Error("c started before k6, which it depends on, finished")
+	}
+
+	// Fail-fast skips an alone checkpoint still waiting for its turn.
+	f = &fakeKind{attempts: map[string]int{}}
+	reg = probe.NewRegistry(f.kind(), load)
+	src = strings.Replace(src, "key: d, sleep: 30ms, value: 1", "key: d, sleep: 30ms, value: 2", 1)
+	if cl, err = checklist.Parse([]byte(src), "test.yaml", checklist.Options{Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	mem = newMem()
+	if run, err = Run(context.Background(), cl, mem, Options{Concurrency: 8, FailFast: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := byID(mem.results[run.ID])
+	for _, id := range []string{"k6", "solo", "c"} {
+		if r := got[id]; r.Status != store.StatusSkipped || r.Skip != store.SkipFailFast {
+			t.Errorf("%s: %s (%s), want skipped by fail-fast", id, r.Status, r.Skip)
+		}
 	}
 }

@@ -53,10 +53,12 @@ func (r *runner) plan(cps []*checklist.Checkpoint) []*node {
 }
 
 // schedule runs the plan: ready checkpoints start in checklist order, at
-// most Concurrency probes at once; only running probes hold a goroutine.
+// most Concurrency probes at once; only running probes hold a goroutine. A
+// checkpoint that runs alone (a load test) waits until nothing else runs or
+// is ready, and nothing starts while it runs.
 // Once ctx is done nothing new starts and unfinished work is not recorded.
 func (r *runner) schedule(ctx context.Context, nodes []*node) {
-	ready := &nodeHeap{}
+	ready, alone := &nodeHeap{}, &nodeHeap{}
 	for _, n := range nodes {
 		if n.waiting == 0 {
 			heap.Push(ready, n)
@@ -68,6 +70,7 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 	}
 	done := make(chan outcome)
 	running := 0
+	aloneRunning := false
 	stopped := "" // fail-fast: the checkpoint whose failure stopped the run
 	finish := func(n *node, res store.Result) {
 		r.results <- res
@@ -94,12 +97,21 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 			}
 		}
 	}
+	// stop marks n skipped when fail-fast has stopped the run.
+	stop := func(n *node) {
+		if stopped != "" && n.skip == "" {
+			n.skip, n.skipKind = fmt.Sprintf("not run: --fail-fast stopped the run when %q failed", stopped), store.SkipFailFast
+		}
+	}
+	start := func(n *node) {
+		running++
+		r.emit(Event{Type: EventStarted, Checkpoint: n.cp})
+		go func() { done <- outcome{n, r.execute(ctx, n.cp)} }()
+	}
 	for {
-		for ready.Len() > 0 && ctx.Err() == nil {
+		for ready.Len() > 0 && !aloneRunning && ctx.Err() == nil {
 			n := (*ready)[0]
-			if stopped != "" && n.skip == "" {
-				n.skip, n.skipKind = fmt.Sprintf("not run: --fail-fast stopped the run when %q failed", stopped), store.SkipFailFast
-			}
+			stop(n)
 			switch {
 			case n.skip != "":
 				heap.Pop(ready)
@@ -109,21 +121,33 @@ func (r *runner) schedule(ctx context.Context, nodes []*node) {
 				heap.Pop(ready)
 				finish(n, r.pending(n.cp))
 				continue
+			case n.cp.Alone:
+				heap.Push(alone, heap.Pop(ready))
+				continue
 			case running >= r.opts.Concurrency:
 			default:
 				heap.Pop(ready)
-				running++
-				r.emit(Event{Type: EventStarted, Checkpoint: n.cp})
-				go func() { done <- outcome{n, r.execute(ctx, n.cp)} }()
+				start(n)
 				continue
 			}
 			break
+		}
+		if running == 0 && ready.Len() == 0 && alone.Len() > 0 && ctx.Err() == nil {
+			n := heap.Pop(alone).(*node)
+			if stop(n); n.skip != "" {
+				finish(n, r.skipped(n.cp, n.skip, n.skipKind))
+			} else {
+				start(n)
+				aloneRunning = true
+			}
+			continue
 		}
 		if running == 0 {
 			return
 		}
 		o := <-done
 		running--
+		aloneRunning = false // it ran by itself, so it is the one done
 		if ctx.Err() != nil {
 			continue // interrupted: an unfinished check is not a result
 		}
