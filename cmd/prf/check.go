@@ -84,7 +84,7 @@ runs start first, and the run stops at the first blocking failure.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.File, "file", "f", "prf.yaml", "checklist file")
 	f.StringVar(&o.Env, "env", "", "environment label stored with the run (e.g. staging, production)")
-	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
+	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once (a load test, or any exclusive checkpoint, runs alone)")
 	f.StringVarP(&o.Format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
 	f.StringVar(&o.Out, "out", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&o.Vars, "var", nil, "set a variable, NAME=VALUE (repeatable)")

@@ -70,7 +70,7 @@ Faults make one part misbehave, to watch PRF catch it:
 	f.StringVarP(&o.Format, "output", "o", "table", "report format: "+strings.Join(report.Names(), ", "))
 	f.StringVar(&o.Out, "out", "", "write the report to this file")
 	f.StringArrayVar(&o.Faults, "fault", nil, "inject a fault into the reference system (repeatable)")
-	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once")
+	f.IntVar(&o.Concurrency, "concurrency", runner.DefaultConcurrency, "checkpoints run at once (a load test, or any exclusive checkpoint, runs alone)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress output")
 	f.StringVar(&o.Keep, "keep", "", "also write the demo's prf.yaml and the CA certificate into this directory")
 	f.BoolVar(&o.NoServices, "no-services", false, "do not start PostgreSQL and Redis even when this machine has them")
