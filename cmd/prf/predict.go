@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ type riskPredictOpts struct {
 	Service, Env   string
 	At             string
 	Model          string
+	Trust          string
 	Output         string
 }
 
@@ -55,7 +57,9 @@ always be high); with the team model, of the team's releases, applied to
 the release's probability. Factors split the log-odds by
 metric, exactly (the logistic terms and TreeSHAP); recommendations come
 from the top factors and the deployment's context. --run adds the
-readiness run's blocking failures, warnings and restore test.`,
+readiness run's blocking failures, warnings, load-test margin and restore
+test, and the approval roles still without a fresh sign-off of it (judged
+against --trust).`,
 		Example: `  prf risk predict --repo . --from v1.4.0 --to HEAD
   prf risk predict --repo . --from $(git describe --abbrev=0) --to HEAD --run last --service api --env production -o json`,
 		Args: cobra.NoArgs,
@@ -70,6 +74,7 @@ readiness run's blocking failures, warnings and restore test.`,
 	f.StringVar(&o.Env, "env", "", "environment of --service")
 	f.StringVar(&o.At, "at", "", "when the deployment would happen (RFC 3339; default now)")
 	f.StringVar(&o.Model, "model", "", "model file from prf risk train (default: the embedded prior)")
+	f.StringVar(&o.Trust, "trust", "", trustHelp)
 	f.StringVarP(&o.Output, "output", "o", "text", "output: text or json")
 	return cmd
 }
@@ -125,7 +130,10 @@ func assessRisk(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts)
 			return nil, nil, err
 		}
 		defer st.Close()
-		rr := newRunReader(st)
+		rr, err := newRunReader(st, o.Trust)
+		if err != nil {
+			return nil, nil, err
+		}
 		if o.Run != "" {
 			if err := rr.addRun(ctx, o.Run, in); err != nil {
 				return nil, nil, err
@@ -205,12 +213,24 @@ type runReader struct {
 	matrices map[string][]signoff.Approval
 }
 
-func newRunReader(st store.Store) *runReader {
+// trustHelp describes --trust where sign-offs feed the risk model.
+const trustHelp = "trust file that judges the run's sign-offs (default " + defaultTrustFile + " when it exists; without one, sign-offs are not counted)"
+
+// newRunReader loads the trust file: the one named, which must exist, or
+// the default one if there is one.
+func newRunReader(st store.Store, trustFile string) (*runReader, error) {
 	rr := &runReader{st: st, matrices: map[string][]signoff.Approval{}}
-	if t, err := signoff.LoadTrust(defaultTrustFile); err == nil {
+	t, err := signoff.LoadTrust(cmp.Or(trustFile, defaultTrustFile))
+	switch {
+	case err == nil:
 		rr.trust = t
+	case errors.Is(err, os.ErrNotExist) && trustFile == "":
+	case errors.Is(err, os.ErrNotExist):
+		return nil, usagef("--trust %s: not found", trustFile)
+	default:
+		return nil, err
 	}
-	return rr
+	return rr, nil
 }
 
 // addRun reads a readiness run's results into the input: blocking

@@ -80,6 +80,7 @@ type riskEvalOpts struct {
 	Split        string
 	TrainFrac    float64
 	Model        string
+	Trust        string
 	Output       string
 }
 
@@ -123,6 +124,7 @@ rest:
 	f.StringVar(&o.Repo, "repo", ".", "with --deployments: the git repository the deployments' revisions are in")
 	f.StringVar(&o.Service, "service", "", "with --deployments: the service")
 	f.StringVar(&o.Env, "env", "", "with --deployments: its environment")
+	f.StringVar(&o.Trust, "trust", "", "with --deployments: the "+trustHelp)
 	return cmd
 }
 
@@ -307,7 +309,11 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := loadTeamHistory(ctx, st, newRunReader(st), prior, base, historyOf(base), o.Service, o.Env, time.Now().Add(time.Hour))
+	rr, err := newRunReader(st, o.Trust)
+	if err != nil {
+		return err
+	}
+	h, err := loadTeamHistory(ctx, st, rr, prior, base, historyOf(base), o.Service, o.Env, time.Now().Add(time.Hour))
 	if err != nil {
 		return err
 	}

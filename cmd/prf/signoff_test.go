@@ -76,6 +76,41 @@ checkpoints:
 		t.Fatalf("attest pentest: exit %d\n%s", code, errOut)
 	}
 
+	// The risk model counts the roles without a fresh sign-off of the run,
+	// judged against the trust file.
+	repo, h := gitRepo(t, 4)
+	riskArgs := []string{"risk", "predict", "-o", "json", "--db", db, "--repo", repo, "--from", h[1], "--to", h[3], "--run", "last"}
+	signoffsRec := func(trust ...string) string {
+		t.Helper()
+		code, out, errOut := e.prf(t, append(append([]string{}, riskArgs...), trust...)...)
+		if code != 0 {
+			t.Fatalf("risk predict %v: exit %d\n%s", trust, code, errOut)
+		}
+		var p prediction
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range p.Recommendations {
+			if strings.Contains(r, "sign-off") {
+				return r
+			}
+		}
+		return ""
+	}
+	if got := signoffsRec("--trust", e.trust); !strings.HasPrefix(got, "6 roles of the approval matrix have no fresh sign-off of run") {
+		t.Errorf("risk predict before the sign-offs: %q", got)
+	}
+	if got := signoffsRec(); got != "" {
+		t.Errorf("risk predict without a trust file judged sign-offs: %q", got)
+	}
+	if code, _, errOut := e.prf(t, append(riskArgs, "--trust", filepath.Join(dir, "missing.yaml"))...); code != 2 || !strings.Contains(errOut, "missing.yaml: not found") {
+		t.Errorf("risk predict --trust missing: exit %d\n%s", code, errOut)
+	}
+	bad := writeFile(t, dir, "bad-trust.yaml", "version: 1\npeople:\n  - name: x\n    colour: red\n")
+	if code, _, errOut := e.prf(t, append(riskArgs, "--trust", bad)...); code == 0 || !strings.Contains(errOut, "bad-trust.yaml:") {
+		t.Errorf("risk predict with a bad trust file: exit %d\n%s", code, errOut)
+	}
+
 	// Authorization lists what is missing until every role signs.
 	code, out, _ := as(cto, "authorize", "last", "--artifact", "sha256:a1")
 	if code != 1 || !strings.Contains(out, "no sign-off by the Development Lead") {
@@ -85,6 +120,9 @@ checkpoints:
 		if code, out, errOut := as(people[role], "signoff", "last", "--role", role, "--artifact", "sha256:a1"); code != 0 {
 			t.Fatalf("signoff %s: exit %d\n%s%s", role, code, out, errOut)
 		}
+	}
+	if got := signoffsRec("--trust", e.trust); got != "" {
+		t.Errorf("risk predict after every sign-off: %q", got)
 	}
 	if code, _, errOut := as(sre, "signoff", "last", "--role", "Security Lead", "--artifact", "sha256:a1"); code != 2 || !strings.Contains(errOut, "does not hold the role Security Lead") {
 		t.Errorf("sign-off in a role not held: exit %d\n%s", code, errOut)
@@ -113,7 +151,6 @@ checkpoints:
 	}
 	// --risk-from states the release's risk, from the risk model, on the
 	// signed form.
-	repo, h := gitRepo(t, 4)
 	if code, out, errOut := as(cto, "authorize", "last", "--artifact", "sha256:a1", "--repo", repo, "--risk-from", h[1], "--risk-to", h[3]); code != 0 ||
 		!strings.Contains(out, "## Risk Assessment") || !regexp.MustCompile(`(LOW|MEDIUM|HIGH): \d+\.\d% \(prior model; release [0-9a-f]+\.\.[0-9a-f]+, 2 commits`).MatchString(out) ||
 		!strings.Contains(out, "Top factors: ") || !strings.Contains(out, "Recommendations: ") {
