@@ -23,7 +23,14 @@ func newOverrideCmd(d *deps, g *globalOpts) *cobra.Command {
 allowed only when two different people, each holding one of the override
 roles (SRE Lead, DevOps Lead, CTO), have signed it within 30 minutes of the
 request. There is no approval code to know: each step is a signed statement
-in the audit log, which is where 'status' (and, later, rollback) reads it.`,
+in the audit log, which is where 'status' (and, later, rollback) reads it.
+
+The trust file sets the rule, reviewed with the people it trusts:
+
+  override:
+    roles: [SRE Lead, Incident Commander]   # who may request and approve
+    required: 2                             # distinct people, at least 2
+    window: 15m                             # from the request, at most 24h`,
 		Example: `  prf override request rollback --run last --reason "p99 4 s since the deploy" --as sre@example.com
   prf override approve 9f2c41d0a7e3b5c1 --as cto@example.com
   prf override status 9f2c41d0a7e3b5c1`,
@@ -35,7 +42,7 @@ in the audit log, which is where 'status' (and, later, rollback) reads it.`,
 // overrideRole is the role a person signs an override in: --role, else
 // the first override role the trust file gives them.
 func overrideRole(trust *signoff.Trust, email, role string) (string, error) {
-	p := signoff.DefaultOverridePolicy
+	p := trust.Override
 	if role != "" {
 		if !trust.HasRole(email, role) {
 			return "", usagef("%s does not hold the role %s", email, role)
@@ -74,7 +81,7 @@ func loadOverride(ctx context.Context, st audit.Store, id string, trust *signoff
 	if err != nil {
 		return nil, nil, err
 	}
-	s := signoff.EvaluateOverride(id, stmts, trust, signoff.DefaultOverridePolicy)
+	s := signoff.EvaluateOverride(id, stmts, trust, trust.Override)
 	if s.Action == "" {
 		return nil, nil, usagef("no override %s in the audit log", id)
 	}
@@ -87,7 +94,7 @@ func printOverride(d *deps, st *signoff.OverrideState) {
 		fmt.Fprintf(d.Out, " of run %s", st.Run)
 	}
 	fmt.Fprintf(d.Out, "\n  reason: %s\n  signed by: %s\n", st.Reason, strings.Join(st.Signers, ", "))
-	p := signoff.DefaultOverridePolicy
+	p := st.Policy
 	if st.Effective {
 		fmt.Fprintf(d.Out, "  EFFECTIVE: %d people signed within %s\n", len(st.Signers), p.Window)
 	} else {
@@ -135,7 +142,7 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			if _, err := audit.Append(ctx, st, key, audit.KindOverride, stmt); err != nil {
 				return fmt.Errorf("audit log: %w", err)
 			}
-			printOverride(d, signoff.EvaluateOverride(id, []*signoff.Statement{stmt}, trust, signoff.DefaultOverridePolicy))
+			printOverride(d, signoff.EvaluateOverride(id, []*signoff.Statement{stmt}, trust, trust.Override))
 			fmt.Fprintf(d.Out, "  a second person approves with: prf override approve %s\n", id)
 			return nil
 		},
@@ -172,7 +179,7 @@ func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			after := signoff.EvaluateOverride(args[0], append(stmts, stmt), trust, signoff.DefaultOverridePolicy)
+			after := signoff.EvaluateOverride(args[0], append(stmts, stmt), trust, trust.Override)
 			if len(after.Signers) == len(before.Signers) {
 				printOverride(d, after)
 				return usagef("your approval would not count (see above)")

@@ -376,3 +376,48 @@ func TestAuditKeyHistory(t *testing.T) {
 		t.Errorf("verify after a person left: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// The trust file's override: mapping sets the two-person rule: its roles,
+// how many people, and the window; the default's roles then do not count.
+func TestOverridePolicyFromTrust(t *testing.T) {
+	e := newIdentityEnv(t)
+	db := filepath.Join(t.TempDir(), "prf.db")
+	people := map[string]string{"SRE Lead": "sre@example.com", "Security Lead": "sec@example.com", "Development Lead": "dev@example.com", "QA Lead": "qa@example.com"}
+	for role, email := range people {
+		if code, _, errOut := e.prf(t, "identity", "new", "--name", role+" person", "--email", email, "--role", role, "--trust", e.trust); code != 0 {
+			t.Fatalf("identity new %s: exit %d\n%s", role, code, errOut)
+		}
+	}
+	f, err := os.OpenFile(e.trust, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("override:\n  roles: [Security Lead, Development Lead, QA Lead]\n  required: 3\n  window: 10m\n")
+	f.Close()
+	// Adding a person keeps the rule.
+	if code, _, errOut := e.prf(t, "identity", "new", "--name", "Cee Tee", "--email", "cto@example.com", "--role", "CTO", "--trust", e.trust); code != 0 {
+		t.Fatalf("identity new after the override rule: exit %d\n%s", code, errOut)
+	}
+	as := func(who string, args ...string) (int, string, string) {
+		return e.prf(t, append(append([]string{}, args...), "--db", db, "--trust", e.trust, "--as", who)...)
+	}
+	for _, who := range []string{people["SRE Lead"], "cto@example.com"} {
+		if code, _, errOut := as(who, "override", "request", "rollback", "--reason", "errors at 9%"); code != 2 || !strings.Contains(errOut, "none of the override roles (Security Lead, Development Lead, QA Lead)") {
+			t.Fatalf("request by %s, in a default override role the trust file left out: exit %d\n%s", who, code, errOut)
+		}
+	}
+	code, out, errOut := as(people["Security Lead"], "override", "request", "rollback", "--reason", "errors at 9%")
+	if code != 0 || !strings.Contains(out, "needs 2 more signature(s) from Security Lead, Development Lead, QA Lead") {
+		t.Fatalf("request: exit %d\n%s%s", code, out, errOut)
+	}
+	id := strings.Fields(out[strings.Index(out, "override approve ")+len("override approve "):])[0]
+	if code, out, errOut := as(people["Development Lead"], "override", "approve", id); code != 0 || !strings.Contains(out, "needs 1 more") {
+		t.Fatalf("second of three: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := e.prf(t, "override", "status", id, "--db", db, "--trust", e.trust); code != 1 || !strings.Contains(out, "not effective") {
+		t.Errorf("status with two of three: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := as(people["QA Lead"], "override", "approve", id); code != 0 || !strings.Contains(out, "EFFECTIVE: 3 people signed within 10m0s") {
+		t.Fatalf("third person: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -21,7 +21,7 @@ type OverridePolicy struct {
 }
 
 // DefaultOverridePolicy: two of the SRE Lead, DevOps Lead and CTO within 30
-// minutes.
+// minutes. A trust file's override: mapping replaces it (Trust.Override).
 var DefaultOverridePolicy = OverridePolicy{Roles: []string{"SRE Lead", "DevOps Lead", Authorizer}, Required: 2, Window: 30 * time.Minute}
 
 // OverrideBody is what a request or an approval of an override signs.
@@ -35,16 +35,17 @@ type OverrideBody struct {
 
 // OverrideState is what the signatures of one override add up to.
 type OverrideState struct {
-	ID        string       `json:"id"`
-	Action    string       `json:"action"`
-	Reason    string       `json:"reason"`
-	Run       string       `json:"run,omitempty"`
-	Requested time.Time    `json:"requested"`
-	Expires   time.Time    `json:"expires"`
-	Signers   []string     `json:"signers"`
-	Effective bool         `json:"effective"`
-	Problems  []string     `json:"problems,omitempty"` // signatures that do not count, and why
-	Statement []*Statement `json:"statements"`
+	ID        string         `json:"id"`
+	Action    string         `json:"action"`
+	Reason    string         `json:"reason"`
+	Run       string         `json:"run,omitempty"`
+	Requested time.Time      `json:"requested"`
+	Expires   time.Time      `json:"expires"`
+	Signers   []string       `json:"signers"`
+	Effective bool           `json:"effective"`
+	Problems  []string       `json:"problems,omitempty"` // signatures that do not count, and why
+	Statement []*Statement   `json:"statements"`
+	Policy    OverridePolicy `json:"policy"` // the rule it was judged by
 }
 
 // EvaluateOverride applies the policy to the statements found for one
@@ -53,7 +54,7 @@ type OverrideState struct {
 // roles (the role it signed as), it names the requested action, it falls
 // within the window, and its signer has not already counted.
 func EvaluateOverride(id string, stmts []*Statement, trust *Trust, p OverridePolicy) *OverrideState {
-	st := &OverrideState{ID: id}
+	st := &OverrideState{ID: id, Policy: p}
 	var req *OverrideBody
 	for _, s := range stmts {
 		var b OverrideBody

@@ -12,7 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -44,11 +46,75 @@ func (p *Person) HasRole(role string) bool {
 	return false
 }
 
-// Trust is a loaded trust file: the people whose signatures PRF accepts.
+// Trust is a loaded trust file: the people whose signatures PRF accepts,
+// and the two-person rule their emergency overrides follow.
 type Trust struct {
-	File   string
-	Digest string // hex SHA-256 of the file's bytes
-	People []*Person
+	File     string
+	Digest   string // hex SHA-256 of the file's bytes
+	People   []*Person
+	Override OverridePolicy // DefaultOverridePolicy where the file is silent
+}
+
+// overrideSpec is the trust file's optional override: mapping. Fields it
+// leaves out keep DefaultOverridePolicy's values.
+type overrideSpec struct {
+	Roles    []string        `yaml:"roles"`
+	Required int             `yaml:"required"`
+	Window   time.Duration   `yaml:"window"`
+	Pos      yamlx.Positions `yaml:"-"`
+}
+
+// maxOverrideWindow bounds how long an override request stays open.
+const maxOverrideWindow = 24 * time.Hour
+
+// overridePolicy reads the override: mapping into the policy, reporting
+// a rule that is not a two-person rule.
+func overridePolicy(n *yaml.Node, dec yamlx.Decoder, bad func(yamlx.Pos, string, string, ...any)) OverridePolicy {
+	p := DefaultOverridePolicy
+	p.Roles = slices.Clone(p.Roles)
+	if n == nil {
+		return p
+	}
+	var o overrideSpec
+	before := len(*dec.Errs)
+	dec.Decode(n, &o, "override")
+	if o.Pos == nil {
+		if len(*dec.Errs) == before {
+			bad(yamlx.PosOf(n), "override", "expected a mapping (roles, required, window), got %s", yamlx.KindName(n))
+		}
+		return p
+	}
+	if _, ok := o.Pos["roles"]; ok {
+		p.Roles = nil
+		seen := map[string]bool{}
+		for i, r := range o.Roles {
+			switch {
+			case strings.TrimSpace(r) == "":
+				bad(o.Pos["roles"], fmt.Sprintf("override.roles[%d]", i), "empty role")
+			case seen[NormalizeRole(r)]:
+				bad(o.Pos["roles"], fmt.Sprintf("override.roles[%d]", i), "%q is listed twice", r)
+			default:
+				seen[NormalizeRole(r)] = true
+				p.Roles = append(p.Roles, r)
+			}
+		}
+		if len(o.Roles) == 0 {
+			bad(o.Pos["roles"], "override.roles", "empty: name the roles that may request and approve an override")
+		}
+	}
+	if _, ok := o.Pos["required"]; ok {
+		if o.Required < 2 {
+			bad(o.Pos["required"], "override.required", "%d: an override needs at least 2 people (the two-person rule)", o.Required)
+		}
+		p.Required = o.Required
+	}
+	if _, ok := o.Pos["window"]; ok {
+		if o.Window <= 0 || o.Window > maxOverrideWindow {
+			bad(o.Pos["window"], "override.window", "%s: want more than 0 and at most %s", o.Window, maxOverrideWindow)
+		}
+		p.Window = o.Window
+	}
+	return p
 }
 
 // keyPrefix starts every public key in a trust file.
@@ -122,8 +188,9 @@ func ParseTrust(file string, data []byte) (*Trust, error) {
 	}
 	dec := yamlx.Decoder{Errs: &errs, File: file}
 	var doc struct {
-		People *yaml.Node      `yaml:"people"`
-		Pos    yamlx.Positions `yaml:"-"`
+		People   *yaml.Node      `yaml:"people"`
+		Override *yaml.Node      `yaml:"override"`
+		Pos      yamlx.Positions `yaml:"-"`
 	}
 	dec.Decode(root, &doc, "")
 	if doc.Pos == nil { // not a mapping: reported, or else report it
@@ -135,6 +202,7 @@ func ParseTrust(file string, data []byte) (*Trust, error) {
 	if _, ok := doc.Pos["people"]; !ok {
 		bad(doc.Pos[""], "people", "missing: a trust file lists its people under people:")
 	}
+	t.Override = overridePolicy(doc.Override, dec, bad)
 	seq := doc.People
 	for seq != nil && seq.Kind == yaml.AliasNode {
 		seq = seq.Alias

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prfhq/prf/internal/yamlx"
 )
@@ -39,6 +41,28 @@ func TestLoadTrustGood(t *testing.T) {
 	}
 	if p := a.Pos.At("email"); p.Line != 5 || p.Col != 12 {
 		t.Errorf("people[0] email position = %d:%d, want 5:12", p.Line, p.Col)
+	}
+	if !reflect.DeepEqual(tr.Override, DefaultOverridePolicy) {
+		t.Errorf("override without an override: mapping = %+v, want the default %+v", tr.Override, DefaultOverridePolicy)
+	}
+	// The override: mapping sets the two-person rule; what it leaves out
+	// keeps the default.
+	for _, tc := range []struct {
+		yaml string
+		want OverridePolicy
+	}{
+		{"override: {roles: [SRE Lead, Incident Commander], required: 3, window: 15m}\n",
+			OverridePolicy{Roles: []string{"SRE Lead", "Incident Commander"}, Required: 3, Window: 15 * time.Minute}},
+		{"override:\n  window: 2h\n",
+			OverridePolicy{Roles: DefaultOverridePolicy.Roles, Required: 2, Window: 2 * time.Hour}},
+	} {
+		tr, err := ParseTrust("t.yaml", append(data, tc.yaml...))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if !reflect.DeepEqual(tr.Override, tc.want) {
+			t.Errorf("%q: override = %+v, want %+v", tc.yaml, tr.Override, tc.want)
+		}
 	}
 
 	tests := []struct {
@@ -125,6 +149,18 @@ func TestLoadTrustBad(t *testing.T) {
 		}},
 		{"documents.bad.yaml", []string{`2:1: more than one YAML document: a trust file is one document`}},
 		{"no-people.bad.yaml", []string{`2:1: people: missing: a trust file lists its people under people:`}},
+		{"override.bad.yaml", []string{
+			`14:10: override.roles[1]: empty role`,
+			`14:10: override.roles[2]: "sre lead" is listed twice`,
+			`15:13: override.required: 1: an override needs at least 2 people (the two-person rule)`,
+			`16:11: override.window: 48h0m0s: want more than 0 and at most 24h0m0s`,
+			`17:3: override.quorum: unknown field "quorum"`,
+		}},
+		{"override-shape.bad.yaml", []string{`13:11: override: expected a mapping, got a list`}},
+		{"override-empty.bad.yaml", []string{
+			`14:10: override.roles: empty: name the roles that may request and approve an override`,
+			`15:11: override.window: 0s: want more than 0 and at most 24h0m0s`,
+		}},
 		{"empty.bad.yaml", []string{`1:1: empty document`}},
 		{"syntax.bad.yaml", []string{`1:1: did not find expected ',' or ']'`}},
 	}
