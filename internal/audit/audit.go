@@ -26,6 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/prfhq/prf/internal/store"
 )
 
 // Kinds of entries written by PRF. The list is open: a Kind is any
@@ -58,17 +60,9 @@ type TrustPerson struct {
 	PublicKey string   `json:"public_key"` // "ed25519:<base64 of 32 bytes>"
 }
 
-// Entry is one event in the log.
-type Entry struct {
-	Seq     int64           `json:"seq"`     // 1-based, contiguous
-	Time    time.Time       `json:"time"`    // UTC, RFC 3339 with nanoseconds in JSON
-	Actor   string          `json:"actor"`   // key id of the signer: a person's email, or "prf-instance:<16 hex>"
-	Kind    string          `json:"kind"`    // run.started, signoff, …
-	Payload json.RawMessage `json:"payload"` // the event, compact JSON
-	Prev    string          `json:"prev"`    // hex SHA-256 of the previous entry ("" for seq 1)
-	Hash    string          `json:"hash"`    // hex SHA-256 of the canonical bytes of {seq, time, actor, kind, payload, prev}
-	Sig     string          `json:"sig"`     // base64 Ed25519 signature by Actor over the 32 hash bytes
-}
+// Entry is one event in the log. The store holds it (store.AuditEntry)
+// without knowing how it is hashed, signed or verified.
+type Entry = store.AuditEntry
 
 // hashDomain starts the canonical bytes, so that an entry's hash can never
 // be the hash of some other PRF structure, and names the encoding's version.
@@ -84,12 +78,12 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 // length as 8 bytes big-endian. Fixed order and length prefixes mean no two
 // different entries have the same bytes (moving a character from actor to
 // kind changes the lengths). Hash and Sig are not covered.
-func (e *Entry) ComputeHash() string {
-	sum := e.hash()
+func ComputeHash(e *Entry) string {
+	sum := entryHash(e)
 	return hex.EncodeToString(sum[:])
 }
 
-func (e *Entry) hash() [sha256.Size]byte {
+func entryHash(e *Entry) [sha256.Size]byte {
 	ts := e.Time.UTC().Format(timeLayout)
 	n := 8 + len(hashDomain) + 8 + 6*8 + len(ts) + len(e.Actor) + len(e.Kind) + len(e.Payload) + len(e.Prev)
 	b := make([]byte, 0, n)
@@ -138,13 +132,7 @@ type Store interface {
 
 // CorruptError is a stored entry that a Store cannot decode (a time that
 // does not parse, say); verification reports it as the broken entry.
-type CorruptError struct {
-	Seq int64
-	Err error
-}
-
-func (e *CorruptError) Error() string { return fmt.Sprintf("audit entry seq %d: %v", e.Seq, e.Err) }
-func (e *CorruptError) Unwrap() error { return e.Err }
+type CorruptError = store.AuditCorruptError
 
 // Append signs an event with s and appends it to the log: the next seq, now,
 // s's key id as actor, payload as compact JSON (a json.RawMessage is taken
@@ -176,7 +164,7 @@ func Append(ctx context.Context, st Store, s Signer, kind string, payload any) (
 		if head != nil {
 			e.Seq, e.Prev = head.Seq+1, head.Hash
 		}
-		sum := e.hash()
+		sum := entryHash(e)
 		sig, err := s.Sign(sum[:])
 		if err != nil {
 			return nil, fmt.Errorf("sign as %s: %w", actor, err)

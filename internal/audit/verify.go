@@ -204,7 +204,7 @@ func (v *verifier) check(e *Entry) *Break {
 		}
 		return &Break{Seq: e.Seq, Reason: fmt.Sprintf("prev %s is not the hash of seq %d (%s)", orEmpty(e.Prev), v.lastSeq, v.lastHash)}
 	}
-	sum := e.hash()
+	sum := entryHash(e)
 	if got := hex.EncodeToString(sum[:]); e.Hash != got {
 		return &Break{Seq: e.Seq, Reason: fmt.Sprintf("hash %s does not match the entry's contents, which hash to %s", orEmpty(e.Hash), got)}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -251,3 +252,28 @@ type DuplicateError struct {
 }
 
 func (e *DuplicateError) Error() string { return e.What + " " + e.ID + ": this id is already stored" }
+
+// AuditEntry is one event of the audit log, as stored. internal/audit
+// hashes, signs and verifies it; the store only keeps it in seq order.
+type AuditEntry struct {
+	Seq     int64           `json:"seq"`     // 1-based, contiguous
+	Time    time.Time       `json:"time"`    // UTC, RFC 3339 with nanoseconds in JSON
+	Actor   string          `json:"actor"`   // key id of the signer: a person's email, or "prf-instance:<16 hex>"
+	Kind    string          `json:"kind"`    // run.started, signoff, …
+	Payload json.RawMessage `json:"payload"` // the event, compact JSON
+	Prev    string          `json:"prev"`    // hex SHA-256 of the previous entry ("" for seq 1)
+	Hash    string          `json:"hash"`    // hex SHA-256 of the canonical bytes of {seq, time, actor, kind, payload, prev}
+	Sig     string          `json:"sig"`     // base64 Ed25519 signature by Actor over the 32 hash bytes
+}
+
+// AuditCorruptError is a stored entry that a Store cannot decode (a time that
+// does not parse, say); verification reports it as the broken entry.
+type AuditCorruptError struct {
+	Seq int64
+	Err error
+}
+
+func (e *AuditCorruptError) Error() string {
+	return fmt.Sprintf("audit entry seq %d: %v", e.Seq, e.Err)
+}
+func (e *AuditCorruptError) Unwrap() error { return e.Err }

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/prfhq/prf/internal/audit"
+	"github.com/prfhq/prf/internal/store"
 )
-
-var _ audit.Store = (*DB)(nil)
 
 const auditColumns = `seq, time, actor, kind, payload, prev, hash, sig`
 
@@ -19,7 +17,7 @@ const auditColumns = `seq, time, actor, kind, payload, prev, hash, sig`
 // database's write lock, taken at BEGIN (IMMEDIATE), so every appender sees
 // the head it extends. The entry must have the head's seq plus one (1 for
 // the first). build must not use db: the write connection is held.
-func (db *DB) AppendAudit(ctx context.Context, build func(head *audit.Entry) (*audit.Entry, error)) (e *audit.Entry, err error) {
+func (db *DB) AppendAudit(ctx context.Context, build func(head *store.AuditEntry) (*store.AuditEntry, error)) (e *store.AuditEntry, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("sqlite: append audit entry: %w", err)
@@ -38,7 +36,7 @@ func (db *DB) AppendAudit(ctx context.Context, build func(head *audit.Entry) (*a
 		}
 	}()
 	head, err := scanAudit(tx.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq DESC LIMIT 1`))
-	var ce *audit.CorruptError
+	var ce *store.AuditCorruptError
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		head, err = nil, nil
@@ -79,17 +77,17 @@ func (db *DB) AppendAudit(ctx context.Context, build func(head *audit.Entry) (*a
 // AuditEntries calls fn for every audit entry in seq order, read from one
 // snapshot (appends committed meanwhile are not seen), and stops at fn's
 // first error, which it returns as is. An entry whose time does not parse
-// is an *audit.CorruptError.
-func (db *DB) AuditEntries(ctx context.Context, fn func(audit.Entry) error) error {
+// is an *store.AuditCorruptError.
+func (db *DB) AuditEntries(ctx context.Context, fn func(store.AuditEntry) error) error {
 	return db.auditEntries(ctx, fn, ``)
 }
 
 // AuditEntriesOfKind is AuditEntries for the entries of one kind.
-func (db *DB) AuditEntriesOfKind(ctx context.Context, kind string, fn func(audit.Entry) error) error {
+func (db *DB) AuditEntriesOfKind(ctx context.Context, kind string, fn func(store.AuditEntry) error) error {
 	return db.auditEntries(ctx, fn, `WHERE kind = ?`, kind)
 }
 
-func (db *DB) auditEntries(ctx context.Context, fn func(audit.Entry) error, where string, args ...any) error {
+func (db *DB) auditEntries(ctx context.Context, fn func(store.AuditEntry) error, where string, args ...any) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: audit entries: %w", err)
@@ -103,7 +101,7 @@ func (db *DB) auditEntries(ctx context.Context, fn func(audit.Entry) error, wher
 	for rows.Next() {
 		e, err := scanAudit(rows)
 		if err != nil {
-			var ce *audit.CorruptError
+			var ce *store.AuditCorruptError
 			if errors.As(err, &ce) {
 				return err
 			}
@@ -120,10 +118,10 @@ func (db *DB) auditEntries(ctx context.Context, fn func(audit.Entry) error, wher
 }
 
 // scanAudit reads one row. A time that does not parse is returned as an
-// *audit.CorruptError along with the rest of the entry.
-func scanAudit(s scanner) (*audit.Entry, error) {
+// *store.AuditCorruptError along with the rest of the entry.
+func scanAudit(s scanner) (*store.AuditEntry, error) {
 	var (
-		e        audit.Entry
+		e        store.AuditEntry
 		ts, pl   string
 		parseErr error
 	)
@@ -132,7 +130,7 @@ func scanAudit(s scanner) (*audit.Entry, error) {
 	}
 	e.Payload = []byte(pl)
 	if e.Time, parseErr = parseTime("time", ts); parseErr != nil {
-		return &e, &audit.CorruptError{Seq: e.Seq, Err: parseErr}
+		return &e, &store.AuditCorruptError{Seq: e.Seq, Err: parseErr}
 	}
 	return &e, nil
 }
