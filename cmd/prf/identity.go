@@ -68,8 +68,10 @@ Lead, DevOps Lead, SRE Lead, Compliance Officer, Product Owner and CTO.
 
 --passphrase encrypts the private key (scrypt, AES-256-GCM) with the
 passphrase behind a reference, env:VAR or file:PATH, never the passphrase
-itself; commands that sign take the same reference. Without it the key is
-stored unencrypted, readable by your account only.
+itself, or asks for it on the terminal (--passphrase prompt, twice).
+Commands that sign take the same reference, and ask on a terminal when an
+encrypted key has none. Without it the key is stored unencrypted, readable
+by your account only.
 
 Then commit the trust file and have the change reviewed: a signature
 counts only against the trust file the team has approved. --no-trust
@@ -90,7 +92,7 @@ trust file in another repository).`,
 	f.StringVar(&o.Name, "name", "", "the person's full name (required)")
 	f.StringVar(&o.Email, "email", "", "the person's email: the key's id (required)")
 	f.StringArrayVar(&o.Roles, "role", nil, `a role the person holds, e.g. "Security Lead" (required, repeatable)`)
-	f.StringVar(&o.Passphrase, "passphrase", "", "encrypt the private key with the passphrase behind env:VAR or file:PATH")
+	f.StringVar(&o.Passphrase, "passphrase", "", "encrypt the private key with the passphrase behind env:VAR or file:PATH, or prompt to be asked")
 	f.StringVar(&o.Trust, "trust", defaultTrustFile, "trust file to add the person to")
 	f.BoolVar(&o.NoTrust, "no-trust", false, "do not touch a trust file; print the entry to add instead")
 	return cmd
@@ -108,7 +110,7 @@ func runIdentityNew(d *deps, o *identityNewOpts) error {
 	var pass []byte
 	if o.Passphrase != "" {
 		var err error
-		if pass, err = resolvePassphrase(o.Passphrase); err != nil {
+		if pass, err = resolvePassphrase(d, o.Passphrase, o.Email, true); err != nil {
 			return err
 		}
 	}
@@ -144,7 +146,11 @@ func runIdentityNew(d *deps, o *identityNewOpts) error {
 	fmt.Fprintf(d.Out, "Created the identity of %s <%s>, roles: %s.\n\n", key.Name, key.Email, strings.Join(key.Roles, ", "))
 	fmt.Fprintf(d.Out, "  private key  %s\n", path)
 	if pass != nil {
-		fmt.Fprintf(d.Out, "               encrypted with the passphrase behind %s; it stays here: never commit or share it\n", o.Passphrase)
+		from := "the passphrase behind " + o.Passphrase
+		if o.Passphrase == passphrasePrompt {
+			from = "the passphrase you typed"
+		}
+		fmt.Fprintf(d.Out, "               encrypted with %s; it stays here: never commit or share it\n", from)
 	} else {
 		fmt.Fprintf(d.Out, "               not encrypted (no --passphrase), readable by your account only; it stays here: never commit or share it\n")
 	}
@@ -389,30 +395,68 @@ func writeIdentity(w io.Writer, r identityRow, dir, trustFile string) {
 
 // Helpers for the commands that sign (attest, signoff, authorize).
 
-// passphraseFrom returns a passphrase source for LoadKey that resolves the
-// secret reference ref (env:VAR or file:PATH) only when the key is
-// encrypted; with no ref, an encrypted key is refused with what to do.
-func passphraseFrom(ref, email string) func() ([]byte, error) {
+// passphrasePrompt is the --passphrase value that asks on the terminal.
+const passphrasePrompt = "prompt"
+
+// passphraseFrom returns a passphrase source for LoadKey, called only when
+// the key is encrypted: it resolves ref (env:VAR, file:PATH or prompt),
+// and with no ref asks on the terminal if there is one.
+func passphraseFrom(d *deps, ref, email string) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		if ref == "" {
-			return nil, usagef("the key of %s is passphrase-protected: give --passphrase env:VAR or file:PATH", email)
+			pass, err := askPassphrase(d, email, false)
+			if errors.Is(err, errNoTerminal) {
+				return nil, usagef("the key of %s is passphrase-protected: give --passphrase env:VAR or file:PATH (or run on a terminal to be asked)", email)
+			}
+			return pass, err
 		}
-		return resolvePassphrase(ref)
+		return resolvePassphrase(d, ref, email, false)
 	}
 }
 
-// resolvePassphrase reads the passphrase behind a --passphrase reference,
-// env:VAR or file:PATH. Anything else is refused without being echoed: it
-// may be the passphrase itself.
-func resolvePassphrase(ref string) ([]byte, error) {
+// resolvePassphrase reads the passphrase behind a --passphrase value:
+// env:VAR, file:PATH, or prompt (asked on the terminal, twice when confirm
+// is set, for a new key). Anything else is refused without being echoed:
+// it may be the passphrase itself.
+func resolvePassphrase(d *deps, ref, email string, confirm bool) ([]byte, error) {
+	if ref == passphrasePrompt {
+		pass, err := askPassphrase(d, email, confirm)
+		if errors.Is(err, errNoTerminal) {
+			return nil, usagef("--passphrase prompt: %v; give env:VAR or file:PATH instead", err)
+		}
+		return pass, err
+	}
 	if secretref.Check(ref) != nil { // its message would echo the value
-		return nil, usagef("--passphrase: want a reference, env:VAR or file:PATH, never the passphrase itself")
+		return nil, usagef("--passphrase: want a reference, env:VAR or file:PATH, or prompt; never the passphrase itself")
 	}
 	v, err := secretref.Resolve(ref)
 	if err != nil {
 		return nil, usagef("--passphrase: %v", err)
 	}
 	return []byte(v), nil
+}
+
+// askPassphrase asks for the passphrase of email's key on the terminal;
+// confirm asks twice and refuses an empty one or two that differ.
+func askPassphrase(d *deps, email string, confirm bool) ([]byte, error) {
+	if d.ReadPassword == nil {
+		return nil, errNoTerminal
+	}
+	pass, err := d.ReadPassword(fmt.Sprintf("Passphrase for the key of %s: ", email))
+	if err != nil || !confirm {
+		return pass, err
+	}
+	if len(pass) == 0 {
+		return nil, usagef("empty passphrase: leave out --passphrase for a key without one")
+	}
+	again, err := d.ReadPassword("Again, to confirm: ")
+	if err != nil {
+		return nil, err
+	}
+	if string(again) != string(pass) {
+		return nil, usagef("the passphrases differ; nothing was written")
+	}
+	return pass, nil
 }
 
 // loadSigningKey loads the key to sign with: the one for email, or, when
@@ -440,7 +484,7 @@ func loadSigningKey(d *deps, email, passRef string) (*signoff.Key, error) {
 		}
 		email = people[0].Email
 	}
-	k, err := signoff.LoadKey(dir, email, passphraseFrom(passRef, email))
+	k, err := signoff.LoadKey(dir, email, passphraseFrom(d, passRef, email))
 	if errors.Is(err, signoff.ErrWrongPassphrase) || errors.Is(err, signoff.ErrNoKey) {
 		return nil, usageError{err}
 	}

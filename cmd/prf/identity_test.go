@@ -21,6 +21,8 @@ import (
 type identityEnv struct {
 	keyDir, trust string
 	printed       strings.Builder
+	answers       []string // what a person types at passphrase prompts; nil: no terminal
+	prompts       []string // the prompts shown
 }
 
 func newIdentityEnv(t *testing.T) *identityEnv {
@@ -35,6 +37,18 @@ func (e *identityEnv) deps(out, errOut *bytes.Buffer) *deps {
 			return e.keyDir
 		}
 		return ""
+	}
+	d.ReadPassword = func(prompt string) ([]byte, error) {
+		if e.answers == nil {
+			return nil, errNoTerminal
+		}
+		e.prompts = append(e.prompts, prompt)
+		if len(e.answers) == 0 {
+			return nil, errors.New("EOF at the prompt")
+		}
+		a := e.answers[0]
+		e.answers = e.answers[1:]
+		return []byte(a), nil
 	}
 	return d
 }
@@ -188,7 +202,7 @@ func TestIdentityNewRefuses(t *testing.T) {
 		{"no email", []string{"--name", "Z", "--role", "CTO"}, "--email is required"},
 		{"no role", []string{"--name", "Z", "--email", "z@example.com"}, "--role is required"},
 		{"not an email", []string{"--name", "Z", "--email", "z", "--role", "CTO"}, `"z" is not an email address`},
-		{"a passphrase, not a reference", []string{"--name", "Z", "--email", "z@example.com", "--role", "CTO", "--passphrase", "hunter2"}, "want a reference, env:VAR or file:PATH, never the passphrase itself"},
+		{"a passphrase, not a reference", []string{"--name", "Z", "--email", "z@example.com", "--role", "CTO", "--passphrase", "hunter2"}, "want a reference, env:VAR or file:PATH, or prompt; never the passphrase itself"},
 		{"an unset variable", []string{"--name", "Z", "--email", "z@example.com", "--role", "CTO", "--passphrase", "env:PRF_TEST_UNSET_VARIABLE"}, "environment variable PRF_TEST_UNSET_VARIABLE is not set"},
 		{"a key already exists", []string{"--name", "Alice", "--email", "Alice@example.com", "--role", "CTO", "--trust", "TRUST"}, "a key for Alice@example.com already exists"},
 		{"in the trust file, no local key", []string{"--name", "Alice", "--email", "alice2@example.com", "--role", "CTO", "--trust", "TRUST"}, "alice2@example.com is already in"},
@@ -343,5 +357,54 @@ func TestIdentityLoadSigningKey(t *testing.T) {
 	tr, _ := signoff.LoadTrust(e.trust)
 	if err := tr.Verify(s); err != nil {
 		t.Error(err)
+	}
+}
+
+// On a terminal, --passphrase prompt asks twice for a new key's passphrase,
+// and a command that signs asks for it when the key is encrypted and no
+// reference is given. Without a terminal both say what to give instead.
+func TestIdentityPassphrasePrompt(t *testing.T) {
+	e := newIdentityEnv(t)
+	newKey := func(email string, answers ...string) (int, string, string) {
+		e.answers, e.prompts = answers, nil
+		return e.prf(t, "identity", "new", "--name", "P", "--email", email, "--role", "CTO", "--passphrase", "prompt", "--no-trust")
+	}
+	if code, _, errOut := newKey("x@example.com", "one", "two"); code != 2 || !strings.Contains(errOut, "the passphrases differ; nothing was written") {
+		t.Errorf("two different answers: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := newKey("x@example.com", ""); code != 2 || !strings.Contains(errOut, "empty passphrase") {
+		t.Errorf("an empty answer: exit %d\n%s", code, errOut)
+	}
+	e.answers = nil
+	if code, _, errOut := e.prf(t, "identity", "new", "--name", "P", "--email", "x@example.com", "--role", "CTO", "--passphrase", "prompt", "--no-trust"); code != 2 || !strings.Contains(errOut, "--passphrase prompt: stdin is not a terminal; give env:VAR or file:PATH instead") {
+		t.Errorf("no terminal: exit %d\n%s", code, errOut)
+	}
+	if files, _ := filepath.Glob(filepath.Join(e.keyDir, "*")); len(files) != 0 {
+		t.Fatalf("a refused key was written: %v", files)
+	}
+	code, out, errOut := newKey("p@example.com", "correct horse", "correct horse")
+	if code != 0 || !strings.Contains(out, "encrypted with the passphrase you typed") || len(e.prompts) != 2 || !strings.Contains(e.prompts[0], "p@example.com") {
+		t.Fatalf("prompt twice: exit %d, prompts %q\n%s%s", code, e.prompts, out, errOut)
+	}
+	if strings.Contains(e.printed.String(), "correct horse") {
+		t.Error("the typed passphrase was printed")
+	}
+	if _, err := signoff.LoadKey(e.keyDir, "p@example.com", func() ([]byte, error) { return []byte("correct horse"), nil }); err != nil {
+		t.Fatalf("the key does not open with the typed passphrase: %v", err)
+	}
+
+	var o, er bytes.Buffer
+	d := e.deps(&o, &er)
+	e.answers, e.prompts = []string{"correct horse"}, nil
+	if k, err := loadSigningKey(d, "p@example.com", ""); err != nil || k.Email != "p@example.com" || len(e.prompts) != 1 {
+		t.Errorf("signing key, asked on the terminal: %v, prompts %q", err, e.prompts)
+	}
+	e.answers = []string{"wrong horse"}
+	if _, err := loadSigningKey(d, "p@example.com", ""); !errors.Is(err, signoff.ErrWrongPassphrase) {
+		t.Errorf("a wrong typed passphrase: %v", err)
+	}
+	e.answers = nil
+	if _, err := loadSigningKey(d, "p@example.com", ""); exitCode(err) != exitBadInput || !strings.Contains(err.Error(), "or run on a terminal to be asked") {
+		t.Errorf("no terminal, no reference: %v", err)
 	}
 }

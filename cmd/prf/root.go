@@ -39,7 +39,14 @@ type deps struct {
 	Getenv   func(string) string
 	Terminal func(w io.Writer) bool // is w an interactive terminal
 	Width    func(w io.Writer) int  // its width in columns, 0 when unknown
+	// ReadPassword shows prompt and reads a line from the terminal without
+	// echoing it; errNoTerminal when there is no terminal to ask on.
+	ReadPassword func(prompt string) ([]byte, error)
 }
+
+// errNoTerminal: a passphrase could not be asked for, stdin is not a
+// terminal.
+var errNoTerminal = errors.New("stdin is not a terminal")
 
 func defaultDeps() *deps {
 	return &deps{
@@ -50,6 +57,15 @@ func defaultDeps() *deps {
 		Terminal: func(w io.Writer) bool {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+		},
+		ReadPassword: func(prompt string) ([]byte, error) {
+			fd := int(os.Stdin.Fd())
+			if !term.IsTerminal(fd) {
+				return nil, errNoTerminal
+			}
+			fmt.Fprint(os.Stderr, prompt)
+			defer fmt.Fprintln(os.Stderr)
+			return term.ReadPassword(fd)
 		},
 		Width: func(w io.Writer) int {
 			if f, ok := w.(*os.File); ok {

@@ -41,7 +41,7 @@ type signerOpts struct {
 func (o *signerOpts) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.As, "as", "", "your identity (the email of a key made with 'prf identity new'; default: $PRF_IDENTITY, or the only key in the key dir)")
-	f.StringVar(&o.Passphrase, "passphrase", "", "reference to the key's passphrase, env:VAR or file:PATH, when it is encrypted")
+	f.StringVar(&o.Passphrase, "passphrase", "", "the encrypted key's passphrase: env:VAR or file:PATH (default: asked on the terminal)")
 	f.StringVar(&o.Trust, "trust", defaultTrustFile, "trust file: the people, their roles and public keys")
 }
 
