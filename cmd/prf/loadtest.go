@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -399,6 +398,23 @@ func (p *ltProgress) done() {
 	}
 }
 
+// maxStartSpread is how far apart shards may start before merge warns.
+const maxStartSpread = time.Second
+
+// startSpread is the time between the first and the last shard's start.
+func startSpread(rs []*loadtest.Result) time.Duration {
+	first, last := rs[0].Started, rs[0].Started
+	for _, r := range rs[1:] {
+		if r.Started.Before(first) {
+			first = r.Started
+		}
+		if r.Started.After(last) {
+			last = r.Started
+		}
+	}
+	return last.Sub(first)
+}
+
 func newLoadtestMergeCmd(d *deps) *cobra.Command {
 	var format, out string
 	cmd := &cobra.Command{
@@ -408,7 +424,10 @@ func newLoadtestMergeCmd(d *deps) *cobra.Command {
 
 Histograms are merged bucket by bucket and counters added, so percentiles,
 rates, per-stage figures and sliding-window thresholds are those of one
-run of the whole load, not averages of the shards' summaries.`,
+run of the whole load, not averages of the shards' summaries. Buckets are
+matched by their time into the schedule (the same stage, the same second
+of it), so shards should start together; merge warns when they started
+more than 1s apart.`,
 		Example: `  prf loadtest merge shard1.json shard2.json -o json
   prf loadtest merge shard*.json --out merged.json`,
 		Args: cobra.MinimumNArgs(1),
@@ -420,9 +439,6 @@ run of the whole load, not averages of the shards' summaries.`,
 			for _, a := range args {
 				r, err := loadtest.ReadResult(a)
 				if err != nil {
-					if errors.Is(err, os.ErrNotExist) {
-						return usageError{err}
-					}
 					return usageError{err}
 				}
 				rs = append(rs, r)
@@ -430,6 +446,9 @@ run of the whole load, not averages of the shards' summaries.`,
 			m, err := loadtest.Merge(rs)
 			if err != nil {
 				return usageError{err}
+			}
+			if spread := startSpread(rs); spread > maxStartSpread {
+				fmt.Fprintf(d.ErrOut, "warning: the shards started up to %s apart. Their buckets are merged by time into the schedule, so the merged timeline is the load as scheduled, not what the target saw at each moment; start shards together (one Indexed Job).\n", spread.Round(time.Millisecond))
 			}
 			sum, err := m.Summarize(false)
 			if err != nil {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func loadTarget(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
@@ -156,6 +158,26 @@ func TestLoadtestShardsMerge(t *testing.T) {
 	}
 	if int64(m["requests"].(float64)) != n.Load() || int64(m["iterations"].(float64))+int64(m["dropped_iterations"].(float64)) != 150 {
 		t.Errorf("merged %v requests (server saw %d), iterations %v + dropped %v, want 150 scheduled", m["requests"], n.Load(), m["iterations"], m["dropped_iterations"])
+	}
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("merge of shards run one after the other warned: %s", errOut)
+	}
+	// A shard that started an hour later: merged all the same, with a
+	// warning that the timeline is the schedule's.
+	var raw map[string]any
+	b, _ := os.ReadFile(outs[1])
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, raw["started"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw["started"] = started.Add(time.Hour).Format(time.RFC3339Nano)
+	b, _ = json.Marshal(raw)
+	late := writeFile(t, dir, "late.json", string(b))
+	if code, _, errOut := prf(t, "loadtest", "merge", outs[0], late); code != 0 || !strings.Contains(errOut, "warning: the shards started up to 1h0m0") {
+		t.Errorf("merge of shards started an hour apart: exit %d\n%s", code, errOut)
 	}
 	if code, _, errOut := prf(t, "loadtest", "merge", outs[0], outs[0]); code != 2 || !strings.Contains(errOut, "given twice") {
 		t.Errorf("merging a shard twice: exit %d\n%s", code, errOut)
