@@ -394,13 +394,20 @@ func AppendPerson(path string, p Person) error {
 	if err != nil {
 		return fmt.Errorf("add %s to %s: %w", p.Email, path, err)
 	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // lock beside and replace the file a link points to, not the link
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-		}
 		out := append([]byte(trustHeader+"people:\n"), indentEntry(entry, "  ", 2, "\n")...)
 		return atomicfile.WriteFile(path, out, 0o644)
 	}
@@ -436,9 +443,6 @@ func AppendPerson(path string, p Person) error {
 	mode := fs.FileMode(0o644)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
-	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real // replace the file a link points to, not the link
 	}
 	return atomicfile.WriteFile(path, out, mode)
 }
