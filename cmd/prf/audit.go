@@ -67,7 +67,7 @@ type auditKeyOpts struct {
 }
 
 func (o *auditKeyOpts) flags(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&o.Instance, "keys", nil, "a PRF instance public key file (instance.pub), repeatable (default: instance.pub beside the database)")
+	cmd.Flags().StringArrayVar(&o.Instance, "keys", nil, "a PRF instance public key file (instance.pub), repeatable (default: instance.pub in $PRF_INSTANCE_KEY_DIR or beside the database)")
 	cmd.Flags().StringArrayVar(&o.Pubs, "pub", nil, "a person's public key, KEYID=PATH (PEM or base64), repeatable (for keys no longer in the trust file)")
 	cmd.Flags().StringVar(&o.Trust, "trust", defaultTrustFile, "trust file whose people's public keys verify their entries")
 }
@@ -78,7 +78,7 @@ func (o *auditKeyOpts) load(d *deps, g *globalOpts) (*audit.KeySet, error) {
 	ks := &audit.KeySet{}
 	paths := o.Instance
 	if len(paths) == 0 {
-		def := filepath.Join(filepath.Dir(g.dbPath(d)), audit.InstancePubFile)
+		def := filepath.Join(g.instanceKeyDir(d), audit.InstancePubFile)
 		if _, err := os.Stat(def); errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(d.ErrOut, "prf: no instance public key at %s: entries signed by a PRF instance will not verify (--keys PATH names one)\n", def)
 		} else {
@@ -164,7 +164,8 @@ by prf audit export (--file, "-" for stdin), which needs no database.
 Public keys:
   --keys PATH       a PRF instance's public key (instance.pub), which signs
                     automatic events such as runs started and finished;
-                    default: instance.pub beside the database (.prf/instance.pub)
+                    default: instance.pub in $PRF_INSTANCE_KEY_DIR, or beside
+                    the database (.prf/instance.pub)
   --trust FILE      the trust file (default .prf/trust.yaml): the public
                     keys of the people who attest, sign off and authorize
   --pub KEYID=PATH  a person's public key, e.g. alice@example.com=alice.pub

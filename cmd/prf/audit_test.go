@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,5 +243,35 @@ func TestAuditHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "prf audit") {
 			t.Errorf("%v: exit %d\n%s", args, code, out)
 		}
+	}
+}
+
+// $PRF_INSTANCE_KEY_DIR keeps the instance key away from the database:
+// runs sign their events with it there, and verify finds its public key
+// there; the database's directory gets no key.
+func TestInstanceKeyDir(t *testing.T) {
+	e := newIdentityEnv(t)
+	dir := t.TempDir()
+	keys := filepath.Join(t.TempDir(), "instance")
+	e.env = map[string]string{"PRF_INSTANCE_KEY_DIR": keys}
+	db := filepath.Join(dir, "prf.db")
+	cl := writeFile(t, dir, "prf.yaml", "version: 1\nname: k\ncheckpoints:\n"+tcpCheckpoint("svc.port", listen(t), "blocking"))
+	if code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl); code != 0 {
+		t.Fatalf("check: exit %d\n%s", code, errOut)
+	}
+	for _, f := range []string{"instance.key", "instance.pub"} {
+		if _, err := os.Stat(filepath.Join(keys, f)); err != nil {
+			t.Errorf("%s not in $PRF_INSTANCE_KEY_DIR: %v", f, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s beside the database: %v", f, err)
+		}
+	}
+	if code, out, errOut := e.prf(t, "audit", "verify", "--db", db); code != 0 || !strings.Contains(out, "2 entries") {
+		t.Errorf("verify with the key dir: exit %d\n%s%s", code, out, errOut)
+	}
+	e.env = nil
+	if code, _, errOut := e.prf(t, "audit", "verify", "--db", db); code != 1 || !strings.Contains(errOut, "no instance public key at "+filepath.Join(dir, "instance.pub")) {
+		t.Errorf("verify without it: exit %d\n%s", code, errOut)
 	}
 }

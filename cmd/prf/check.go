@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -250,8 +249,8 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 	return nil
 }
 
-// auditRun appends an automatic event, signed by the instance key kept
-// beside the database, to the store's audit log. A store without one (or a
+// auditRun appends an automatic event, signed by the instance key (in
+// $PRF_INSTANCE_KEY_DIR or beside the database), to the store's audit log. A store without one (or a
 // failure) is reported, never fatal to the run.
 func auditRun(ctx context.Context, d *deps, st store.Store, kind string, payload any) {
 	as, ok := st.(audit.Store)
@@ -259,7 +258,7 @@ func auditRun(ctx context.Context, d *deps, st store.Store, kind string, payload
 	if !ok || !hasPath {
 		return
 	}
-	signer, _, err := audit.LoadOrCreateInstanceKey(filepath.Dir(p.Path()))
+	signer, _, err := audit.LoadOrCreateInstanceKey(instanceKeyDir(d, p.Path()))
 	if err == nil {
 		_, err = audit.Append(ctx, as, signer, kind, payload)
 	}

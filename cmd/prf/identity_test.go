@@ -23,6 +23,7 @@ type identityEnv struct {
 	printed       strings.Builder
 	answers       []string // what a person types at passphrase prompts; nil: no terminal
 	prompts       []string // the prompts shown
+	env           map[string]string
 }
 
 func newIdentityEnv(t *testing.T) *identityEnv {
@@ -36,7 +37,7 @@ func (e *identityEnv) deps(out, errOut *bytes.Buffer) *deps {
 		if k == "PRF_KEY_DIR" {
 			return e.keyDir
 		}
-		return ""
+		return e.env[k]
 	}
 	d.ReadPassword = func(prompt string) ([]byte, error) {
 		if e.answers == nil {

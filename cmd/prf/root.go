@@ -237,6 +237,18 @@ func (g *globalOpts) dbPath(d *deps) string {
 	return filepath.Join(".prf", "prf.db")
 }
 
+// instanceKeyDir is where PRF's instance key (instance.key, instance.pub)
+// lives: $PRF_INSTANCE_KEY_DIR, or beside the database. Kept apart from a
+// database others can write, it stops them from forging automatic events.
+func (g *globalOpts) instanceKeyDir(d *deps) string { return instanceKeyDir(d, g.dbPath(d)) }
+
+func instanceKeyDir(d *deps, dbPath string) string {
+	if p := d.Getenv("PRF_INSTANCE_KEY_DIR"); p != "" {
+		return p
+	}
+	return filepath.Dir(dbPath)
+}
+
 // openStore opens the store and marks runs left by a dead process as
 // interrupted, telling the user about them.
 func (g *globalOpts) openStore(ctx context.Context, d *deps) (store.Store, error) {

@@ -173,7 +173,7 @@ func openApprovalStore(ctx context.Context, d *deps, g *globalOpts, trust *signo
 
 // instanceSigner is PRF's own key, for automatic audit events.
 func instanceSigner(g *globalOpts, d *deps) (audit.Signer, error) {
-	s, _, err := audit.LoadOrCreateInstanceKey(filepath.Dir(g.dbPath(d)))
+	s, _, err := audit.LoadOrCreateInstanceKey(g.instanceKeyDir(d))
 	return s, err
 }
 
