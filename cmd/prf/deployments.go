@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/rollout"
 	"github.com/prfhq/prf/internal/store"
 	"github.com/prfhq/prf/internal/yamlx"
 )
@@ -75,44 +74,10 @@ func newDeploymentsCmd(d *deps, g *globalOpts) *cobra.Command {
 	return cmd
 }
 
-// --- parsing shared by flags and CSV cells
-
-// outcomeChoices reads "success, rolled_back, incident or unknown".
-func outcomeChoices() string {
-	n := len(store.Outcomes)
-	return strings.Join(store.Outcomes[:n-1], ", ") + " or " + store.Outcomes[n-1]
-}
-
-// parseOutcome accepts an outcome in any case.
-func parseOutcome(s string) (string, error) {
-	o := strings.ToLower(strings.TrimSpace(s))
-	if !slices.Contains(store.Outcomes, o) {
-		return "", fmt.Errorf("want %s, got %q", outcomeChoices(), s)
-	}
-	return o, nil
-}
-
-// deployTimeLayout is the third form a deployment time may take, read as UTC.
-const deployTimeLayout = "2006-01-02 15:04:05"
-
-// parseDeployTime reads RFC 3339, unix seconds, or 2006-01-02 15:04:05 in
-// UTC; the time comes back in UTC.
-func parseDeployTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(deployTimeLayout, s); err == nil {
-		return t, nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 && n < 253402300800 { // before year 10000
-		return time.Unix(n, 0).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("want RFC 3339 (2026-11-25T19:30:12Z), unix seconds or %s (UTC), got %q", deployTimeLayout, s)
-}
+// --- parsing flags
 
 // parseSince reads how far back to look: a duration before now (72h, 30d,
-// 2w) or a time (2026-11-01, or any form parseDeployTime reads).
+// 2w) or a time (2026-11-01, or any form rollout.ParseDeployTime reads).
 func parseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, u := range []struct {
@@ -131,7 +96,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	if t, err := parseDeployTime(s); err == nil {
+	if t, err := rollout.ParseDeployTime(s); err == nil {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("want a duration (72h, 30d, 2w) or a date (2026-11-01, RFC 3339), got %q", s)
@@ -198,15 +163,15 @@ func runDeploymentsRecord(ctx context.Context, d *deps, g *globalOpts, o *deploy
 		}
 	}
 	if len(missing) > 0 {
-		return usagef("give %s (outcome: %s; unknown if it is not known yet)", strings.Join(missing, ", "), outcomeChoices())
+		return usagef("give %s (outcome: %s; unknown if it is not known yet)", strings.Join(missing, ", "), rollout.OutcomeChoices())
 	}
 	var err error
-	if dep.Outcome, err = parseOutcome(o.Outcome); err != nil {
+	if dep.Outcome, err = rollout.ParseOutcome(o.Outcome); err != nil {
 		return usagef("--outcome: %v", err)
 	}
 	dep.Time = time.Now().UTC()
 	if o.Time != "" {
-		if dep.Time, err = parseDeployTime(o.Time); err != nil {
+		if dep.Time, err = rollout.ParseDeployTime(o.Time); err != nil {
 			return usagef("--time: %v", err)
 		}
 	}
@@ -235,16 +200,6 @@ func runDeploymentsRecord(ctx context.Context, d *deps, g *globalOpts, o *deploy
 type deploymentsImportOpts struct {
 	File   string
 	DryRun bool
-}
-
-// csvColumns are the columns of an import file, and whether each must be
-// there; env is another name for environment.
-var csvColumns = []struct {
-	name     string
-	required bool
-}{
-	{"service", true}, {"environment", true}, {"from_rev", false}, {"to_rev", true},
-	{"time", true}, {"outcome", true}, {"run_id", false}, {"note", false}, {"id", false},
 }
 
 func newDeploymentsImportCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -303,9 +258,9 @@ func runDeploymentsImport(ctx context.Context, d *deps, g *globalOpts, o *deploy
 		defer f.Close()
 		r = f
 	}
-	ds, idPos, err := readDeploymentsCSV(name, r)
+	ds, idPos, err := rollout.ReadDeploymentsCSV(name, r)
 	if err != nil {
-		return fmt.Errorf("%w\nnothing imported", err)
+		return usageError{fmt.Errorf("%w\nnothing imported", err)}
 	}
 	if o.DryRun {
 		fmt.Fprintf(d.Out, "%s: %d deployments, all valid (dry run: nothing imported)\n", name, len(ds))
@@ -329,148 +284,6 @@ func runDeploymentsImport(ctx context.Context, d *deps, g *globalOpts, o *deploy
 	}
 	fmt.Fprintf(d.Out, "imported %d deployments from %s\n", n, name)
 	return nil
-}
-
-// readDeploymentsCSV reads an import file and reports every problem in it
-// (yamlx.Errors, each at FILE:LINE:COL). idPos is where each id given in
-// the file stands.
-func readDeploymentsCSV(name string, r io.Reader) (ds []store.Deployment, idPos map[string]yamlx.Pos, err error) {
-	var errs yamlx.Errors
-	at := func(line, col int, field, format string, args ...any) {
-		errs.Add(&yamlx.Error{File: name, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
-	cr := csv.NewReader(r)
-	header, err := cr.Read()
-	if err == io.EOF {
-		at(1, 1, "", "empty file: want a header row naming the columns (service, environment, to_rev, time, outcome, …)")
-		return nil, nil, errs
-	}
-	if err != nil {
-		return nil, nil, csvError(name, err)
-	}
-	for i, h := range header {
-		header[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-	}
-	col, ok := csvHeader(header, func(c int, format string, args ...any) {
-		line, column := cr.FieldPos(c)
-		at(line, column, "", format, args...)
-	})
-	if !ok {
-		return nil, nil, errs.Err()
-	}
-
-	idPos = map[string]yamlx.Pos{}
-	ds = []store.Deployment{}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-			at(pe.StartLine, 1, "", "%d fields, want %d as in the header", len(rec), len(header))
-			continue
-		}
-		if err != nil {
-			return nil, nil, errors.Join(errs.Err(), csvError(name, err))
-		}
-		cell := func(column string) (string, yamlx.Pos) {
-			c, ok := col[column]
-			if !ok {
-				return "", yamlx.Pos{}
-			}
-			var p yamlx.Pos
-			p.Line, p.Col = cr.FieldPos(c)
-			return strings.TrimSpace(rec[c]), p
-		}
-		// Errors name the column as the header writes it.
-		bad := func(p yamlx.Pos, column, format string, args ...any) {
-			at(p.Line, p.Col, fmt.Sprintf("column %q", header[col[column]]), format, args...)
-		}
-		var dep store.Deployment
-		for _, f := range []struct {
-			name string
-			dst  *string
-		}{{"service", &dep.Service}, {"environment", &dep.Environment}, {"to_rev", &dep.ToRev}} {
-			v, p := cell(f.name)
-			if v == "" {
-				bad(p, f.name, "want a value, got %q", v)
-			}
-			*f.dst = v
-		}
-		dep.FromRev, _ = cell("from_rev")
-		dep.RunID, _ = cell("run_id")
-		dep.Note, _ = cell("note")
-		v, p := cell("time")
-		if dep.Time, err = parseDeployTime(v); err != nil {
-			bad(p, "time", "%v", err)
-		}
-		v, p = cell("outcome")
-		if dep.Outcome, err = parseOutcome(v); err != nil {
-			bad(p, "outcome", "%v", err)
-		}
-		if id, p := cell("id"); id != "" {
-			if prev, dup := idPos[id]; dup {
-				bad(p, "id", "%q is also the id on line %d", id, prev.Line)
-			} else {
-				idPos[id] = p
-			}
-			dep.ID = id
-		}
-		ds = append(ds, dep)
-	}
-	if err := errs.Err(); err != nil {
-		return nil, nil, err
-	}
-	return ds, idPos, nil
-}
-
-// csvHeader maps each column an import knows to its index, reporting
-// unknown, repeated and missing columns through bad (c is the header
-// field). ok is false when there was any.
-func csvHeader(header []string, bad func(c int, format string, args ...any)) (col map[string]int, ok bool) {
-	known := make([]string, len(csvColumns))
-	for i, c := range csvColumns {
-		known[i] = c.name
-	}
-	ok = true
-	col = map[string]int{}
-	for c, h := range header {
-		name := strings.ToLower(h)
-		if name == "env" {
-			name = "environment"
-		}
-		switch _, seen := col[name]; {
-		case !slices.Contains(known, name):
-			bad(c, "unknown column %q%s: want %s", h, yamlx.Suggest(name, known), strings.Join(known, ", "))
-			ok = false
-		case seen:
-			bad(c, "column %q again (env and environment are the same column)", h)
-			ok = false
-		default:
-			col[name] = c
-		}
-	}
-	var missing []string
-	for _, c := range csvColumns {
-		if _, there := col[c.name]; c.required && !there {
-			missing = append(missing, c.name)
-		}
-	}
-	if len(missing) > 0 {
-		bad(0, "missing column(s) %s", strings.Join(missing, ", "))
-		ok = false
-	}
-	return col, ok
-}
-
-// csvError places a CSV syntax error (a stray quote) in the file.
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return yamlx.Errors{{File: name, Line: pe.Line, Col: pe.Column, Msg: pe.Err.Error()}}
-	}
-	return usageError{fmt.Errorf("%s: %w", name, err)}
 }
 
 // --- list
@@ -548,7 +361,7 @@ func runDeploymentsList(ctx context.Context, d *deps, g *globalOpts, o *deployme
 		if dep.FromRev != "" {
 			revs = shortRev(dep.FromRev) + ".." + revs
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dep.ID, dep.Time.UTC().Format(deployTimeLayout),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dep.ID, dep.Time.UTC().Format(rollout.TimeLayout),
 			dep.Service, dep.Environment, revs, dep.Outcome, dash(dep.RunID))
 	}
 	if err := tw.Flush(); err != nil {
@@ -624,7 +437,7 @@ replaces the deployment's note; without it the note is kept.
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			outcome, err := parseOutcome(args[1])
+			outcome, err := rollout.ParseOutcome(args[1])
 			if err != nil {
 				return usagef("outcome: %v", err)
 			}
