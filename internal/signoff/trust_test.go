@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -412,40 +410,5 @@ func TestAppendPersonThroughSymlink(t *testing.T) {
 	tr, err := LoadTrust(real)
 	if err != nil || len(tr.People) != 2 {
 		t.Errorf("the linked file after the append: %v, %v", tr, err)
-	}
-}
-
-// Writers that add people at the same time (two shells, two CI jobs) are
-// serialized: every person ends up in the file, none is lost to another
-// writer's replace.
-func TestAppendPersonConcurrent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), ".prf", "trust.yaml")
-	const writers, each = 6, 4
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*each)
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				k, err := GenerateKey("P", fmt.Sprintf("p%d-%d@example.com", w, i), []string{"SRE Lead"})
-				if err == nil {
-					err = AppendPerson(path, Person{Name: k.Name, Email: k.Email, Roles: k.Roles, PublicKey: FormatPublicKey(k.Public())})
-				}
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	tr, err := LoadTrust(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tr.People) != writers*each {
-		t.Errorf("%d people in the trust file, want %d: concurrent writers lost some", len(tr.People), writers*each)
 	}
 }
