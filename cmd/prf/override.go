@@ -125,6 +125,10 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			if role, err = overrideRole(trust, key.Email, role); err != nil {
 				return err
 			}
+			if p := trust.Override; trust.HoldingAny(p.Roles) < p.Required {
+				return usagef("the override rule needs %d people holding %s, and the trust file %s lists %d: no override could take effect; add people or change the rule",
+					p.Required, strings.Join(p.Roles, ", "), so.Trust, trust.HoldingAny(p.Roles))
+			}
 			if runArg != "" {
 				run, err := resolveRun(ctx, st, runArg)
 				if err != nil {
@@ -135,7 +139,7 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id := hex.EncodeToString(b[:])
-			stmt, err := signoff.SignStatement(key, signoff.KindOverride, role, signoff.OverrideBody{ID: id, Step: "request", Action: args[0], Reason: reason, Run: runArg}, time.Now())
+			stmt, err := signoff.SignStatement(key, signoff.KindOverride, role, signoff.OverrideBody{ID: id, Step: "request", Action: args[0], Reason: reason, Run: runArg, Policy: &trust.Override}, time.Now())
 			if err != nil {
 				return err
 			}

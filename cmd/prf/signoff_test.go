@@ -406,6 +406,18 @@ func TestOverridePolicyFromTrust(t *testing.T) {
 			t.Fatalf("request by %s, in a default override role the trust file left out: exit %d\n%s", who, code, errOut)
 		}
 	}
+	// A rule no one could meet is refused at the request, not found out in
+	// an emergency.
+	b, _ := os.ReadFile(e.trust)
+	if err := os.WriteFile(e.trust, []byte(strings.Replace(string(b), "required: 3", "required: 4", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := as(people["Security Lead"], "override", "request", "rollback", "--reason", "errors at 9%"); code != 2 || !strings.Contains(errOut, "needs 4 people holding Security Lead, Development Lead, QA Lead, and the trust file "+e.trust+" lists 3") {
+		t.Errorf("a rule that cannot be met: exit %d\n%s", code, errOut)
+	}
+	if err := os.WriteFile(e.trust, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := as(people["Security Lead"], "override", "request", "rollback", "--reason", "errors at 9%")
 	if code != 0 || !strings.Contains(out, "needs 2 more signature(s) from Security Lead, Development Lead, QA Lead") {
 		t.Fatalf("request: exit %d\n%s%s", code, out, errOut)
@@ -416,6 +428,17 @@ func TestOverridePolicyFromTrust(t *testing.T) {
 	}
 	if code, out, _ := e.prf(t, "override", "status", id, "--db", db, "--trust", e.trust); code != 1 || !strings.Contains(out, "not effective") {
 		t.Errorf("status with two of three: exit %d\n%s", code, out)
+	}
+	// The request recorded its rule: a trust file loosened afterwards does
+	// not make two of three enough.
+	if err := os.WriteFile(e.trust, []byte(strings.Replace(string(b), "required: 3", "required: 2", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := e.prf(t, "override", "status", id, "--db", db, "--trust", e.trust); code != 1 || !strings.Contains(out, "needs 1 more") {
+		t.Errorf("status with two of three after the rule was loosened: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(e.trust, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if code, out, errOut := as(people["QA Lead"], "override", "approve", id); code != 0 || !strings.Contains(out, "EFFECTIVE: 3 people signed within 10m0s") {
 		t.Fatalf("third person: exit %d\n%s%s", code, out, errOut)

@@ -24,6 +24,18 @@ type OverridePolicy struct {
 // minutes. A trust file's override: mapping replaces it (Trust.Override).
 var DefaultOverridePolicy = OverridePolicy{Roles: []string{"SRE Lead", "DevOps Lead", Authorizer}, Required: 2, Window: 30 * time.Minute}
 
+// Stricter is the rule that holds both p and q: the larger number of
+// people, the shorter window, and only the roles both name.
+func (p OverridePolicy) Stricter(q OverridePolicy) OverridePolicy {
+	out := OverridePolicy{Required: max(p.Required, q.Required), Window: min(p.Window, q.Window)}
+	for _, r := range p.Roles {
+		if slices.ContainsFunc(q.Roles, func(o string) bool { return sameRole(o, r) }) {
+			out.Roles = append(out.Roles, r)
+		}
+	}
+	return out
+}
+
 // OverrideBody is what a request or an approval of an override signs.
 type OverrideBody struct {
 	ID     string `json:"id"`
@@ -31,6 +43,11 @@ type OverrideBody struct {
 	Action string `json:"action"`
 	Reason string `json:"reason,omitempty"`
 	Run    string `json:"run,omitempty"`
+	// Policy is the rule in force when the request was signed (requests
+	// only). The override is judged by the stricter of it and the current
+	// rule, so a later trust-file change cannot revive an expired or
+	// under-signed request.
+	Policy *OverridePolicy `json:"policy,omitempty"`
 }
 
 // OverrideState is what the signatures of one override add up to.
@@ -78,6 +95,10 @@ func EvaluateOverride(id string, stmts []*Statement, trust *Trust, p OverridePol
 				continue
 			}
 			req = &b
+			if b.Policy != nil {
+				p = p.Stricter(*b.Policy)
+				st.Policy = p
+			}
 			st.Action, st.Reason, st.Run, st.Requested = b.Action, b.Reason, b.Run, s.Time
 			st.Expires = s.Time.Add(p.Window)
 		} else {

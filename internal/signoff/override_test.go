@@ -41,6 +41,38 @@ func TestTwoPersonRule(t *testing.T) {
 			}
 		})
 	}
+	// The rule recorded in the request holds against a later, looser trust
+	// file: a longer window or fewer people do not revive it.
+	recorded := OverridePolicy{Roles: []string{"SRE Lead", "DevOps Lead", "CTO"}, Required: 3, Window: 30 * time.Minute}
+	strictReq, err := SignStatement(keys["SRE Lead"], KindOverride, "SRE Lead", OverrideBody{ID: "ov2", Step: "request", Action: "rollback", Run: "r1", Policy: &recorded}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := func(role string, at time.Time) *Statement {
+		s, err := SignStatement(keys[role], KindOverride, role, OverrideBody{ID: "ov2", Step: "approve", Action: "rollback", Run: "r1"}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	looser := OverridePolicy{Roles: []string{"SRE Lead", "DevOps Lead", "CTO", "Product Owner"}, Required: 2, Window: 2 * time.Hour}
+	st := EvaluateOverride("ov2", []*Statement{strictReq, approve("DevOps Lead", t0.Add(time.Minute))}, tr, looser)
+	if st.Effective || st.Policy.Required != 3 || st.Policy.Window != 30*time.Minute || len(st.Policy.Roles) != 3 {
+		t.Errorf("two of a recorded three under a looser trust file: effective %v, policy %+v", st.Effective, st.Policy)
+	}
+	st = EvaluateOverride("ov2", []*Statement{strictReq, approve("DevOps Lead", t0.Add(time.Minute)), approve("CTO", t0.Add(45*time.Minute))}, tr, looser)
+	if st.Effective || !strings.Contains(strings.Join(st.Problems, "\n"), "outside the window") {
+		t.Errorf("an approval past the recorded window: effective %v, problems %v", st.Effective, st.Problems)
+	}
+	st = EvaluateOverride("ov2", []*Statement{strictReq, approve("DevOps Lead", t0.Add(time.Minute)), approve("Product Owner", t0.Add(2*time.Minute))}, tr, looser)
+	if st.Effective || !strings.Contains(strings.Join(st.Problems, "\n"), "not one of") {
+		t.Errorf("a role only the later trust file names: effective %v, problems %v", st.Effective, st.Problems)
+	}
+	st = EvaluateOverride("ov2", []*Statement{strictReq, approve("DevOps Lead", t0.Add(time.Minute)), approve("CTO", t0.Add(2*time.Minute))}, tr, looser)
+	if !st.Effective {
+		t.Errorf("three people in the recorded window: problems %v", st.Problems)
+	}
+
 	// A forged approval (body changed after signing) does not count.
 	ap := sign("CTO", "approve", "rollback", t0.Add(time.Minute))
 	ap.Body = []byte(strings.Replace(string(ap.Body), "rollback", "rollback ", 1))

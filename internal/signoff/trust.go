@@ -309,6 +309,17 @@ func (t *Trust) HasRole(email, role string) bool {
 	return ok && p.HasRole(role)
 }
 
+// HoldingAny counts the people who hold at least one of roles.
+func (t *Trust) HoldingAny(roles []string) int {
+	n := 0
+	for _, p := range t.People {
+		if slices.ContainsFunc(roles, p.HasRole) {
+			n++
+		}
+	}
+	return n
+}
+
 // WithRole returns the people who hold role, in file order.
 func (t *Trust) WithRole(role string) []*Person {
 	if t == nil {
