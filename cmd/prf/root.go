@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 
@@ -44,6 +45,40 @@ type deps struct {
 	ReadPassword func(prompt string) ([]byte, error)
 }
 
+// readPassword asks on the terminal (stdin) without echo. An interrupt
+// while it waits restores the terminal, echo included, and cancels.
+func readPassword(prompt string) ([]byte, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return nil, errNoTerminal
+	}
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(os.Stderr, prompt)
+	defer fmt.Fprintln(os.Stderr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	type answer struct {
+		b   []byte
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		got <- answer{b, err}
+	}()
+	select {
+	case a := <-got:
+		return a.b, a.err
+	case <-sig:
+		term.Restore(fd, state)
+		return nil, context.Canceled
+	}
+}
+
 // errNoTerminal: a passphrase could not be asked for, stdin is not a
 // terminal.
 var errNoTerminal = errors.New("stdin is not a terminal")
@@ -58,15 +93,7 @@ func defaultDeps() *deps {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 		},
-		ReadPassword: func(prompt string) ([]byte, error) {
-			fd := int(os.Stdin.Fd())
-			if !term.IsTerminal(fd) {
-				return nil, errNoTerminal
-			}
-			fmt.Fprint(os.Stderr, prompt)
-			defer fmt.Fprintln(os.Stderr)
-			return term.ReadPassword(fd)
-		},
+		ReadPassword: readPassword,
 		Width: func(w io.Writer) int {
 			if f, ok := w.(*os.File); ok {
 				if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
