@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prfhq/prf/internal/audit"
-	"github.com/prfhq/prf/internal/signoff"
 )
 
 // A log that does not verify, or one with nothing to anchor: exit 1, like a
@@ -91,15 +90,13 @@ func (o *auditKeyOpts) load(d *deps, g *globalOpts) (*audit.KeySet, error) {
 		}
 	}
 	if o.Trust != "" {
-		trust, err := signoff.LoadTrust(o.Trust)
-		switch {
-		case errors.Is(err, os.ErrNotExist) && o.Trust == defaultTrustFile:
-			// No team yet: entries signed by people verify with --pub.
-		case errors.Is(err, os.ErrNotExist):
-			return nil, usageError{fmt.Errorf("--trust: %w", err)}
-		case err != nil:
+		// Without the default trust file (no team yet), entries signed by
+		// people verify with --pub.
+		trust, err := loadOptionalTrust(o.Trust)
+		if err != nil {
 			return nil, err
-		default:
+		}
+		if trust != nil {
 			for _, p := range trust.People {
 				pub, _ := trust.PublicKey(p.Email)
 				if err := ks.Add(p.Email, pub); err != nil {

@@ -99,6 +99,9 @@ func assessRisk(ctx context.Context, d *deps, g *globalOpts, o *riskPredictOpts)
 	if (o.Service == "") != (o.Env == "") {
 		return nil, nil, usagef("--service and --env go together")
 	}
+	if o.Trust != "" && o.Run == "" && o.Service == "" {
+		return nil, nil, usagef("--trust judges the sign-offs of a run: give --run, or --service and --env")
+	}
 	at := time.Now()
 	if o.At != "" {
 		t, err := time.Parse(time.RFC3339, o.At)
@@ -219,18 +222,27 @@ const trustHelp = "trust file that judges the run's sign-offs (default " + defau
 // newRunReader loads the trust file: the one named, which must exist, or
 // the default one if there is one.
 func newRunReader(st store.Store, trustFile string) (*runReader, error) {
-	rr := &runReader{st: st, matrices: map[string][]signoff.Approval{}}
-	t, err := signoff.LoadTrust(cmp.Or(trustFile, defaultTrustFile))
-	switch {
-	case err == nil:
-		rr.trust = t
-	case errors.Is(err, os.ErrNotExist) && trustFile == "":
-	case errors.Is(err, os.ErrNotExist):
-		return nil, usagef("--trust %s: not found", trustFile)
-	default:
+	t, err := loadOptionalTrust(trustFile)
+	if err != nil {
 		return nil, err
 	}
-	return rr, nil
+	return &runReader{st: st, trust: t, matrices: map[string][]signoff.Approval{}}, nil
+}
+
+// loadOptionalTrust loads a --trust file. The default one (path "" or
+// defaultTrustFile) may be missing: no trust file, nil. A file named
+// otherwise must exist; one that does not load is an error either way.
+func loadOptionalTrust(path string) (*signoff.Trust, error) {
+	t, err := signoff.LoadTrust(cmp.Or(path, defaultTrustFile))
+	switch {
+	case err == nil:
+		return t, nil
+	case errors.Is(err, os.ErrNotExist) && cmp.Or(path, defaultTrustFile) == defaultTrustFile:
+		return nil, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, usagef("--trust %s: not found", path)
+	}
+	return nil, err
 }
 
 // addRun reads a readiness run's results into the input: blocking

@@ -132,6 +132,9 @@ func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) e
 	if o.Deployments {
 		return runRiskEvalDeployments(ctx, d, g, o)
 	}
+	if o.Trust != "" {
+		return usagef("--trust goes with --deployments: change data has no sign-offs to judge")
+	}
 	if o.Data == "" {
 		return usagef("--data is required")
 	}

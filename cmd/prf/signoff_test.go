@@ -106,6 +106,9 @@ checkpoints:
 	if code, _, errOut := e.prf(t, append(riskArgs, "--trust", filepath.Join(dir, "missing.yaml"))...); code != 2 || !strings.Contains(errOut, "missing.yaml: not found") {
 		t.Errorf("risk predict --trust missing: exit %d\n%s", code, errOut)
 	}
+	if code, _, errOut := e.prf(t, "risk", "predict", "--repo", repo, "--from", h[1], "--to", h[3], "--trust", e.trust); code != 2 || !strings.Contains(errOut, "--trust judges the sign-offs of a run") {
+		t.Errorf("risk predict --trust without a run: exit %d\n%s", code, errOut)
+	}
 	bad := writeFile(t, dir, "bad-trust.yaml", "version: 1\npeople:\n  - name: x\n    colour: red\n")
 	if code, _, errOut := e.prf(t, append(riskArgs, "--trust", bad)...); code == 0 || !strings.Contains(errOut, "bad-trust.yaml:") {
 		t.Errorf("risk predict with a bad trust file: exit %d\n%s", code, errOut)

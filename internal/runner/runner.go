@@ -63,7 +63,10 @@ type Options struct {
 	RunID string
 	// Priority, when set, starts ready checkpoints highest first (ties in
 	// checklist order): each checkpoint's likelihood of failing, from its
-	// history (risk.CheckPriorities). Dependencies still come first.
+	// history (risk.CheckPriorities). Dependencies still come first, and a
+	// checkpoint that runs alone (Checkpoint.Alone: a load test) still
+	// waits until nothing else runs or is ready, whatever its priority;
+	// among those waiting, priority picks the next.
 	Priority map[string]float64
 	// FailFast stops starting checkpoints after the first blocking
 	// failure (fail or error); those that did not run are recorded as

@@ -610,6 +610,19 @@ func TestExclusiveRunsAlone(t *testing.T) {
 		t.Error("c started before k6, which it depends on, finished")
 	}
 
+	// One at a time, with priorities: the alone ones still wait for the
+	// rest, the likelier first among them, and k6's dependent runs before
+	// the last alone one, as soon as it is ready.
+	var started []string
+	_, err = Run(context.Background(), cl, newMem(), Options{Concurrency: 1, Priority: map[string]float64{"k6": 1, "solo": 0.5}, Observer: func(e Event) {
+		if e.Type == EventStarted {
+			started = append(started, e.Checkpoint.ID)
+		}
+	}})
+	if got, want := strings.Join(started, " "), "a b shared d k6 c solo"; err != nil || got != want {
+		t.Errorf("one at a time with priorities: started %q, want %q (err %v)", got, want, err)
+	}
+
 	// Fail-fast skips an alone checkpoint still waiting for its turn.
 	f = &fakeKind{attempts: map[string]int{}}
 	reg = probe.NewRegistry(f.kind(), load)
