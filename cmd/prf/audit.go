@@ -162,7 +162,8 @@ Public keys:
   --keys PATH       a PRF instance's public key (instance.pub), which signs
                     automatic events such as runs started and finished;
                     default: instance.pub in $PRF_INSTANCE_KEY_DIR, or beside
-                    the database (.prf/instance.pub)
+                    the database (.prf/instance.pub). An auditor passes a
+                    copy kept where the database's writers cannot reach.
   --trust FILE      the trust file (default .prf/trust.yaml): the public
                     keys of the people who attest, sign off and authorize
   --pub KEYID=PATH  a person's public key, e.g. alice@example.com=alice.pub

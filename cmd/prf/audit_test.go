@@ -256,8 +256,14 @@ func TestInstanceKeyDir(t *testing.T) {
 	e.env = map[string]string{"PRF_INSTANCE_KEY_DIR": keys}
 	db := filepath.Join(dir, "prf.db")
 	cl := writeFile(t, dir, "prf.yaml", "version: 1\nname: k\ncheckpoints:\n"+tcpCheckpoint("svc.port", listen(t), "blocking"))
-	if code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl); code != 0 {
-		t.Fatalf("check: exit %d\n%s", code, errOut)
+	for i, want := range []bool{true, false} { // announced when it is made, only then
+		code, _, errOut := e.prf(t, "check", "-q", "--db", db, "-f", cl)
+		if code != 0 {
+			t.Fatalf("check: exit %d\n%s", code, errOut)
+		}
+		if got := strings.Contains(errOut, "made a new instance key in $PRF_INSTANCE_KEY_DIR ("+keys+")"); got != want {
+			t.Errorf("run %d: announced a new key %v, want %v\n%s", i+1, got, want, errOut)
+		}
 	}
 	for _, f := range []string{"instance.key", "instance.pub"} {
 		if _, err := os.Stat(filepath.Join(keys, f)); err != nil {
@@ -267,7 +273,7 @@ func TestInstanceKeyDir(t *testing.T) {
 			t.Errorf("%s beside the database: %v", f, err)
 		}
 	}
-	if code, out, errOut := e.prf(t, "audit", "verify", "--db", db); code != 0 || !strings.Contains(out, "2 entries") {
+	if code, out, errOut := e.prf(t, "audit", "verify", "--db", db); code != 0 || !strings.Contains(out, "4 entries") {
 		t.Errorf("verify with the key dir: exit %d\n%s%s", code, out, errOut)
 	}
 	e.env = nil

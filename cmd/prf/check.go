@@ -258,7 +258,7 @@ func auditRun(ctx context.Context, d *deps, st store.Store, kind string, payload
 	if !ok || !hasPath {
 		return
 	}
-	signer, _, err := audit.LoadOrCreateInstanceKey(instanceKeyDir(d, p.Path()))
+	signer, err := instanceKey(d, p.Path())
 	if err == nil {
 		_, err = audit.Append(ctx, as, signer, kind, payload)
 	}

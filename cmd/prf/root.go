@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/prfhq/prf/internal/audit"
 	"github.com/prfhq/prf/internal/checklist"
 	"github.com/prfhq/prf/internal/report"
 	"github.com/prfhq/prf/internal/store"
@@ -274,6 +275,20 @@ func instanceKeyDir(d *deps, dbPath string) string {
 		return p
 	}
 	return filepath.Dir(dbPath)
+}
+
+// instanceKey loads PRF's instance key for the database at dbPath, making
+// it on first use. A key made in $PRF_INSTANCE_KEY_DIR is announced: a
+// mistyped or missing variable would otherwise start a second key that the
+// log's earlier entries do not verify with.
+func instanceKey(d *deps, dbPath string) (audit.Signer, error) {
+	dir := instanceKeyDir(d, dbPath)
+	_, before := os.Stat(filepath.Join(dir, audit.InstanceKeyFile))
+	s, _, err := audit.LoadOrCreateInstanceKey(dir)
+	if err == nil && errors.Is(before, os.ErrNotExist) && d.Getenv("PRF_INSTANCE_KEY_DIR") != "" {
+		fmt.Fprintf(d.ErrOut, "prf: made a new instance key in $PRF_INSTANCE_KEY_DIR (%s); automatic audit entries from now on verify with its instance.pub\n", dir)
+	}
+	return s, err
 }
 
 // openStore opens the store and marks runs left by a dead process as

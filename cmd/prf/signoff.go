@@ -173,8 +173,7 @@ func openApprovalStore(ctx context.Context, d *deps, g *globalOpts, trust *signo
 
 // instanceSigner is PRF's own key, for automatic audit events.
 func instanceSigner(g *globalOpts, d *deps) (audit.Signer, error) {
-	s, _, err := audit.LoadOrCreateInstanceKey(g.instanceKeyDir(d))
-	return s, err
+	return instanceKey(d, g.dbPath(d))
 }
 
 func newAttestCmd(d *deps, g *globalOpts) *cobra.Command {

@@ -12,11 +12,11 @@ import (
 	"github.com/prfhq/prf/internal/audit"
 )
 
-// next builds the entry after head; hashes and signatures are
-// internal/audit's business and not checked here.
 // The audit log runs on this store; the store itself does not import it.
 var _ audit.Store = (*DB)(nil)
 
+// next builds the entry after head; hashes and signatures are
+// internal/audit's business and not checked here.
 func next(head *audit.Entry) *audit.Entry {
 	e := &audit.Entry{Seq: 1, Time: time.Date(2026, 11, 25, 19, 30, 0, 123456789, time.UTC), Actor: "a", Kind: "k",
 		Payload: json.RawMessage(`{"x":"<y>"}`), Hash: "h", Sig: "s"}
