@@ -33,9 +33,10 @@ The trust file sets the rule, reviewed with the people it trusts:
     window: 15m                             # from the request, at most 24h`,
 		Example: `  prf override request rollback --run last --reason "p99 4 s since the deploy" --as sre@example.com
   prf override approve 9f2c41d0a7e3b5c1 --as cto@example.com
-  prf override status 9f2c41d0a7e3b5c1`,
+  prf override status 9f2c41d0a7e3b5c1
+  prf override list                     # every request: waiting, effective or expired`,
 	}
-	cmd.AddCommand(newOverrideRequestCmd(d, g), newOverrideApproveCmd(d, g), newOverrideStatusCmd(d, g))
+	cmd.AddCommand(newOverrideRequestCmd(d, g), newOverrideApproveCmd(d, g), newOverrideStatusCmd(d, g), newOverrideListCmd(d, g))
 	return cmd
 }
 
@@ -59,19 +60,41 @@ func overrideRole(trust *signoff.Trust, email, role string) (string, error) {
 
 // overrideStatements reads the statements of one override from the log.
 func overrideStatements(ctx context.Context, st audit.Store, id string) ([]*signoff.Statement, error) {
-	var out []*signoff.Statement
-	err := st.AuditEntriesOfKind(ctx, audit.KindOverride, func(e audit.Entry) error {
+	_, byID, err := overridesInLog(ctx, st)
+	return byID[id], err
+}
+
+// overridesInLog reads every override statement in the log, by override
+// id; ids lists them in the order of their first statement.
+func overridesInLog(ctx context.Context, st audit.Store) (ids []string, byID map[string][]*signoff.Statement, err error) {
+	byID = map[string][]*signoff.Statement{}
+	err = st.AuditEntriesOfKind(ctx, audit.KindOverride, func(e audit.Entry) error {
 		var s signoff.Statement
-		if json.Unmarshal(e.Payload, &s) != nil {
+		var b signoff.OverrideBody
+		if json.Unmarshal(e.Payload, &s) != nil || json.Unmarshal(s.Body, &b) != nil || b.ID == "" {
 			return nil
 		}
-		var b signoff.OverrideBody
-		if json.Unmarshal(s.Body, &b) == nil && b.ID == id {
-			out = append(out, &s)
+		if _, seen := byID[b.ID]; !seen {
+			ids = append(ids, b.ID)
 		}
+		byID[b.ID] = append(byID[b.ID], &s)
 		return nil
 	})
-	return out, err
+	return ids, byID, err
+}
+
+// openTrusted loads the trust file and opens the store the sign-off
+// commands read.
+func openTrusted(ctx context.Context, d *deps, g *globalOpts, trustFile string) (*signoff.Trust, approvalStore, error) {
+	trust, err := signoff.LoadTrust(trustFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openApprovalStore(ctx, d, g, trust)
+	if err != nil {
+		return nil, nil, err
+	}
+	return trust, st, nil
 }
 
 // loadOverride reads an override's statements from the log and applies
@@ -208,11 +231,7 @@ func newOverrideStatusCmd(d *deps, g *globalOpts) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			trust, err := signoff.LoadTrust(trustFile)
-			if err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, st, err := openTrusted(ctx, d, g, trustFile)
 			if err != nil {
 				return err
 			}
@@ -229,5 +248,67 @@ func newOverrideStatusCmd(d *deps, g *globalOpts) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
+	return cmd
+}
+
+func newOverrideListCmd(d *deps, g *globalOpts) *cobra.Command {
+	var trustFile string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List override requests: waiting for a second person, effective, or expired",
+		Long: `List the override requests in the audit log, newest first, each judged by
+the two-person rule: waiting (it can still take effect), effective, or
+expired (its window closed without enough signatures). Waiting requests are
+what an approver looks for; --all adds the others.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			trust, st, err := openTrusted(ctx, d, g, trustFile)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ids, byID, err := overridesInLog(ctx, st)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			shown := 0
+			for i := len(ids) - 1; i >= 0; i-- {
+				o := signoff.EvaluateOverride(ids[i], byID[ids[i]], trust, trust.Override)
+				if o.Action == "" {
+					continue // approvals without a request that counts
+				}
+				state := "waiting"
+				switch {
+				case o.Effective:
+					state = "EFFECTIVE"
+				case now.After(o.Expires):
+					state = "expired"
+				}
+				if state != "waiting" && !all {
+					continue
+				}
+				shown++
+				fmt.Fprintf(d.Out, "%s  %-9s  %s", o.ID, state, o.Action)
+				if o.Run != "" {
+					fmt.Fprintf(d.Out, " of run %s", o.Run)
+				}
+				fmt.Fprintf(d.Out, "  by %s, %d of %d signatures, window until %s\n    reason: %s\n",
+					strings.Join(o.Signers, ", "), len(o.Signers), o.Policy.Required, o.Expires.Format(time.RFC3339), o.Reason)
+			}
+			if shown == 0 {
+				what := "no override request is waiting for approval"
+				if all {
+					what = "no override request in the audit log"
+				}
+				fmt.Fprintln(d.Out, what)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&trustFile, "trust", defaultTrustFile, "trust file")
+	cmd.Flags().BoolVar(&all, "all", false, "also the effective and expired requests")
 	return cmd
 }

@@ -488,11 +488,7 @@ authorization still lacks. Exit 0 when it can be authorized, 1 when not.`,
 			if err := textOrJSON(format); err != nil {
 				return err
 			}
-			trust, err := signoff.LoadTrust(trustFile)
-			if err != nil {
-				return err
-			}
-			st, err := openApprovalStore(ctx, d, g, trust)
+			trust, st, err := openTrusted(ctx, d, g, trustFile)
 			if err != nil {
 				return err
 			}

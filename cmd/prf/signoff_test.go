@@ -443,7 +443,24 @@ func TestOverridePolicyFromTrust(t *testing.T) {
 	if err := os.WriteFile(e.trust, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	list := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := e.prf(t, append([]string{"override", "list", "--db", db, "--trust", e.trust}, args...)...)
+		if code != 0 {
+			t.Fatalf("override list %v: exit %d\n%s", args, code, errOut)
+		}
+		return out
+	}
+	if out := list(); !strings.Contains(out, id+"  waiting    rollback  by sec@example.com, dev@example.com, 2 of 3 signatures") || !strings.Contains(out, "reason: errors at 9%") {
+		t.Errorf("list while it waits:\n%s", out)
+	}
 	if code, out, errOut := as(people["QA Lead"], "override", "approve", id); code != 0 || !strings.Contains(out, "EFFECTIVE: 3 people signed within 10m0s") {
 		t.Fatalf("third person: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := list(); out != "no override request is waiting for approval\n" {
+		t.Errorf("list once effective:\n%s", out)
+	}
+	if out := list("--all"); !strings.Contains(out, id+"  EFFECTIVE  rollback") {
+		t.Errorf("list --all:\n%s", out)
 	}
 }
