@@ -379,7 +379,7 @@ func loadTeamHistory(ctx context.Context, st deploymentStore, rr *runReader, pri
 				// readiness features at zero.
 				_ = rr.addRun(ctx, dep.RunID, din)
 			}
-			_, logit := risk.PriorLogit(prior.Model, din)
+			logit := risk.ReleaseLogit(prior.Model, din)
 			din.Deploy.RecentFailureRate = failureRate(h.outcomes)
 			if !h.last.IsZero() {
 				din.Deploy.SincePrevious = dep.Time.Sub(h.last)

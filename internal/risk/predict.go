@@ -77,6 +77,20 @@ func PriorLogit(m *Model, in *ReleaseInput) ([]CommitRisk, float64) {
 	return commits, Logit(NoisyOr(p))
 }
 
+// ReleaseLogit is PriorLogit's log-odds alone, without explaining each
+// commit: what a team history needs of each past release.
+func ReleaseLogit(m *Model, in *ReleaseInput) float64 {
+	p := make([]float64, len(in.Index))
+	for i, k := range in.Index {
+		x := &in.History.Raw[k]
+		if m.Ranked {
+			x = &in.History.Ranked[k]
+		}
+		p[i] = m.Prob(x)
+	}
+	return Logit(NoisyOr(p))
+}
+
 // maxShown is how many commits and factors a prediction lists.
 const maxShown = 5
 

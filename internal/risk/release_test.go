@@ -181,3 +181,25 @@ func TestRecommendations(t *testing.T) {
 		t.Errorf("first recommendation %q", recs[0])
 	}
 }
+
+// ReleaseLogit is PriorLogit's log-odds, bit for bit, without the
+// explanations a team history does not read.
+func TestReleaseLogitIsPriorLogits(t *testing.T) {
+	prior, err := Prior()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	raw := make([][NumFeatures]float64, 60)
+	for i := range raw {
+		for j := range raw[i] {
+			raw[i][j] = float64(rng.IntN(200))
+		}
+		raw[i][3] = rng.Float64() // entropy
+	}
+	in := &ReleaseInput{History: NewHistory(raw), Index: []int{40, 47, 59}, Commits: make([]CommitRisk, 3)}
+	_, want := PriorLogit(prior.Model, in)
+	if got := ReleaseLogit(prior.Model, in); got != want {
+		t.Errorf("ReleaseLogit %v, PriorLogit %v", got, want)
+	}
+}
