@@ -218,20 +218,21 @@ func (tr *gbdtTrainer) fill(hp *hist, idx []int32) {
 		tr.fillSeq(hp, idx)
 		return
 	}
-	h2 := make(hist, len(*hp))
+	h2 := tr.getHist() // taken before the halves run: the pool is not shared
 	halves(len(idx), func(lo, hi int) {
 		if lo == 0 {
 			tr.fillSeq(hp, idx[:hi])
 		} else {
-			tr.fillSeq(&h2, idx[lo:hi])
+			tr.fillSeq(h2, idx[lo:hi])
 		}
 	})
 	h := *hp
-	for k := range h {
-		h[k].g += h2[k].g
-		h[k].h += h2[k].h
-		h[k].n += h2[k].n
+	for k, e := range *h2 {
+		h[k].g += e.g
+		h[k].h += e.h
+		h[k].n += e.n
 	}
+	tr.putHist(h2)
 }
 
 func (tr *gbdtTrainer) fillSeq(hp *hist, idx []int32) {
@@ -307,21 +308,17 @@ func (tr *gbdtTrainer) grow(t *Tree, idx []int32, hp *hist, depth int, leafOf []
 		}
 	}
 	left, right := idx[:k], idx[k:]
-	small, large := left, right
-	if len(right) < len(left) {
-		small, large = right, left
-	}
-	_ = large
+	// The smaller child's histogram is filled; the larger's is h minus it.
 	hs := tr.getHist()
+	small, hl, hr := left, hs, hp
+	if len(right) < len(left) {
+		small, hl, hr = right, hp, hs
+	}
 	tr.fill(hs, small)
 	for k, e := range *hs { // h becomes the larger child's
 		h[k].g -= e.g
 		h[k].h -= e.h
 		h[k].n -= e.n
-	}
-	hl, hr := hs, hp
-	if len(right) < len(left) {
-		hl, hr = hp, hs
 	}
 	t.Nodes[me].Feature = bestF
 	t.Nodes[me].Threshold = tr.edges.edges[bestF][bestB]

@@ -56,7 +56,7 @@ func TestGBDTDeterministicAndEarlyStopping(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Error("two trainings on the same rows differ")
 	}
-	if len(a.Trees) == 0 || len(a.Trees) > a.Options.MaxTrees {
+	if len(a.Trees) == 0 || len(a.Trees) >= a.Options.MaxTrees { // early stopping stopped
 		t.Errorf("%d trees kept", len(a.Trees))
 	}
 	if a.ValAUC < 0.7 {

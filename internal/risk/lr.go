@@ -16,9 +16,6 @@ type LROptions struct {
 	MaxIter int
 	// Tol stops when the largest Newton step is below it. Default 1e-10.
 	Tol float64
-	// Weights, when set, multiply each row's class weight (one per row):
-	// recency weighting gives recent changes more say.
-	Weights []float64
 }
 
 func (o LROptions) withDefaults() LROptions {
@@ -76,9 +73,6 @@ func TrainLR(rows []Row, opt LROptions) (*LR, error) {
 			y[i], w[i] = 1, wPos
 		} else {
 			w[i] = wNeg
-		}
-		if opt.Weights != nil {
-			w[i] *= opt.Weights[i]
 		}
 	}
 	beta, iters, err := irls(z, y, w, nil, opt)
@@ -239,10 +233,6 @@ func (m *LR) Logit(x *[NumFeatures]float64) float64 {
 	}
 	return s
 }
-
-// Prob is the uncalibrated probability (class-weighted, so it is not a
-// frequency; calibrate it with Platt before reading it as one).
-func (m *LR) Prob(x *[NumFeatures]float64) float64 { return sigmoid(m.Logit(x)) }
 
 func dot(a, b []float64) float64 {
 	s := 0.0

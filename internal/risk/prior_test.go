@@ -69,7 +69,8 @@ func TestParseTrainedRefusesBrokenFiles(t *testing.T) {
 		{"truncated", good[len(good)/2:], "", "model file"},
 		{"child out of range", `"l": 1,`, `"l": 99999,`, "out of range"},
 		{"feature out of range", `"f": 0,`, `"f": 14,`, "out of range"},
-		{"no model", `"model": {`, `"model": null, "x": {`, "unknown field"},
+		{"unknown field in place of the model", `"model": {`, `"model": null, "x": {`, "unknown field"},
+		{"no model", good, `{"format": 1}`, "model: missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(good, tc.from) {

@@ -87,14 +87,21 @@ func TestTeamModelLearnsTheTeam(t *testing.T) {
 	if DeployFeatureNames()[mig] != "migrations" || tm.Coef[mig] <= 0 || tm.Intercept <= 0 {
 		t.Errorf("migration coefficient %.3f, intercept %.3f: want both positive", tm.Coef[mig], tm.Intercept)
 	}
+	// The explanation's parts sum to the fitted linear predictor: the
+	// prior's log-odds as offset, plus intercept, the prior's coefficient
+	// and each standardized feature's term.
 	d := h[900]
 	prior, base, shares := tm.Explain(d)
 	s := prior + base
 	for _, v := range shares {
 		s += v
 	}
-	if math.Abs(s-tm.Logit(d)) > 1e-12 {
-		t.Errorf("explanation sums to %v, logit %v", s, tm.Logit(d))
+	fitted := d.PriorLogit + tm.Intercept + tm.PriorCoef*d.PriorLogit
+	for j, v := range d.X {
+		fitted += tm.Coef[j] * (v - tm.Mean[j]) / tm.Std[j]
+	}
+	if math.Abs(s-fitted) > 1e-9 || math.Abs(tm.Logit(d)-fitted) > 1e-9 {
+		t.Errorf("explanation sums to %v, logit %v, fitted predictor %v", s, tm.Logit(d), fitted)
 	}
 	w := Wins(EvaluateHistory(h, 200))
 	if w.TeamSlices != 5 || w.TeamBetter < 4 || w.TeamBrier >= w.PriorBrier {
