@@ -258,7 +258,7 @@ func (rr *runReader) addRun(ctx context.Context, id string, in *risk.ReleaseInpu
 	for i := range results {
 		r := &results[i]
 		switch {
-		case r.Status == store.StatusFail || r.Status == store.StatusError && r.Blocks():
+		case (r.Status == store.StatusFail || r.Status == store.StatusError) && r.Blocks():
 			in.BlockingFailures = append(in.BlockingFailures, r.ID)
 		case r.Status == store.StatusWarn:
 			in.Warnings = append(in.Warnings, r.ID)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prfhq/prf/internal/risk"
+	"github.com/prfhq/prf/internal/store"
+	"github.com/prfhq/prf/internal/store/sqlite"
 )
 
 // gitRepo builds a repository of n commits by two authors, each adding
@@ -210,5 +213,46 @@ func TestAddLoadTest(t *testing.T) {
 	addLoadTest(json.RawMessage(`{"requests": 3}`), &none)
 	if none.HasLoadTest {
 		t.Error("a summary without thresholds counts as a load test")
+	}
+}
+
+// A run's blocking failures are the failures and errors that block: a
+// shadow checkpoint's failure is stored as fail but stays out of them.
+func TestAddRunBlockingFailures(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "prf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run := &store.Run{ID: "r1", Checklist: "c", StartedAt: time.Now(), State: store.RunRunning}
+	if err := st.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	res := func(id string, status store.Status, mode, severity string) store.Result {
+		return store.Result{ID: id, Status: status, Mode: mode, Severity: severity, Position: len(id)}
+	}
+	if err := st.AddResults(ctx, "r1", []store.Result{
+		res("blocks", store.StatusFail, "enforce", "blocking"),
+		res("errs", store.StatusError, "enforce", "blocking"),
+		res("shadowed", store.StatusFail, "shadow", "blocking"),
+		res("info-error", store.StatusError, "enforce", "info"),
+		res("warns", store.StatusWarn, "warn", "blocking"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := newRunReader(st, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in risk.ReleaseInput
+	if err := rr.addRun(ctx, "r1", &in); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(in.BlockingFailures, " "); got != "blocks errs" || in.Deploy.BlockingFailures != 2 {
+		t.Errorf("blocking failures %q (%d), want \"blocks errs\"", got, in.Deploy.BlockingFailures)
+	}
+	if got := strings.Join(in.Warnings, " "); got != "warns" {
+		t.Errorf("warnings %q, want \"warns\"", got)
 	}
 }
