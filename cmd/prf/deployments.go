@@ -180,7 +180,7 @@ func runDeploymentsRecord(ctx context.Context, d *deps, g *globalOpts, o *deploy
 		return err
 	}
 	defer st.Close()
-	if dep.RunID == "last" || dep.RunID == "latest" {
+	if isLatestRun(dep.RunID) {
 		run, err := resolveRun(ctx, st, dep.RunID)
 		if err != nil {
 			return err

@@ -354,7 +354,8 @@ type teamHistory struct {
 // when stored) with the context it had: the recent failure rate and the
 // time since the previous deployment. Ranges are measured from base's
 // history (base.Sub, hist its ranks), read from git once; a range off
-// that history (another branch) is read on its own.
+// that history (another branch) is read on its own. A zero until reads
+// every recorded deployment.
 func loadTeamHistory(ctx context.Context, st deploymentStore, rr *runReader, prior *risk.Trained, base *change.Release, hist *risk.History, service, env string, until time.Time) (*teamHistory, error) {
 	recorded, err := st.Deployments(ctx, store.DeploymentFilter{Service: service, Environment: env, Until: until, Limit: maxTeamHistory})
 	if err != nil {
@@ -380,10 +381,7 @@ func loadTeamHistory(ctx context.Context, st deploymentStore, rr *runReader, pri
 				_ = rr.addRun(ctx, dep.RunID, din)
 			}
 			logit := risk.ReleaseLogit(prior.Model, din)
-			din.Deploy.RecentFailureRate = failureRate(h.outcomes)
-			if !h.last.IsZero() {
-				din.Deploy.SincePrevious = dep.Time.Sub(h.last)
-			}
+			h.context(&din.Deploy, dep.Time)
 			h.deployments = append(h.deployments, risk.Deployment{Time: dep.Time, PriorLogit: logit, X: din.Deploy.Vector(), Failed: failed, Known: known})
 		}
 		if known {
@@ -404,10 +402,7 @@ func teamModel(ctx context.Context, st deploymentStore, rr *runReader, prior *ri
 	}
 	in.Service = o.Service + "/" + o.Env
 	in.RecentDeploys, in.RecentFailures = recent(h.outcomes)
-	in.Deploy.RecentFailureRate = failureRate(h.outcomes)
-	if !h.last.IsZero() {
-		in.Deploy.SincePrevious = at.Sub(h.last)
-	}
+	h.context(&in.Deploy, at)
 	if ok, why := risk.TeamReady(h.deployments); !ok {
 		if h.skipped > 0 {
 			why += fmt.Sprintf(" (%d recorded deployments are not ranges of this repository)", h.skipped)
@@ -419,6 +414,15 @@ func teamModel(ctx context.Context, st deploymentStore, rr *runReader, prior *ri
 		return nil, err.Error(), nil
 	}
 	return tm, "", nil
+}
+
+// context sets what the history so far says about a deployment at time
+// at: the recent failure rate and the time since the previous deployment.
+func (h *teamHistory) context(f *risk.DeployFeatures, at time.Time) {
+	f.RecentFailureRate = failureRate(h.outcomes)
+	if !h.last.IsZero() {
+		f.SincePrevious = at.Sub(h.last)
+	}
 }
 
 // recent counts the last recentWindow known outcomes and the failures

@@ -17,7 +17,6 @@ import (
 	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/change"
 	"github.com/prfhq/prf/internal/risk"
-	"github.com/prfhq/prf/internal/store"
 )
 
 func newRiskCmd(d *deps, g *globalOpts) *cobra.Command {
@@ -129,6 +128,12 @@ rest:
 }
 
 func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) error {
+	if err := textOrJSON(o.Output); err != nil {
+		return err
+	}
+	if (o.Deployments || o.Releases != 0) && o.Step < 5 {
+		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
+	}
 	if o.Deployments {
 		return runRiskEvalDeployments(ctx, d, g, o)
 	}
@@ -146,9 +151,6 @@ func runRiskEval(ctx context.Context, d *deps, g *globalOpts, o *riskEvalOpts) e
 	}
 	if !slices.Contains(risk.ModelNames, o.Model) {
 		return usagef("--model %q: want %s", o.Model, strings.Join(risk.ModelNames, ", "))
-	}
-	if err := textOrJSON(o.Output); err != nil {
-		return err
 	}
 	ds, err := risk.LoadCSV(o.Data)
 	if err != nil {
@@ -266,9 +268,6 @@ func runRiskEvalReleases(d *deps, o *riskEvalOpts, ds *risk.Dataset) error {
 	if o.Releases < time.Minute {
 		return usagef("--releases %v: want a period of a minute or more (24h: daily)", o.Releases)
 	}
-	if o.Step < 5 {
-		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
-	}
 	prior, source := (*risk.Trained)(nil), "embedded prior"
 	var err error
 	if len(o.TrainOn) > 0 {
@@ -291,12 +290,6 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 	if o.Service == "" || o.Env == "" {
 		return usagef("--deployments needs --service and --env")
 	}
-	if o.Step < 5 {
-		return usagef("--step %d: want at least 5 deployments per slice", o.Step)
-	}
-	if err := textOrJSON(o.Output); err != nil {
-		return err
-	}
 	prior, err := risk.Prior()
 	if err != nil {
 		return err
@@ -316,7 +309,7 @@ func runRiskEvalDeployments(ctx context.Context, d *deps, g *globalOpts, o *risk
 	if err != nil {
 		return err
 	}
-	h, err := loadTeamHistory(ctx, st, rr, prior, base, historyOf(base), o.Service, o.Env, time.Now().Add(time.Hour))
+	h, err := loadTeamHistory(ctx, st, rr, prior, base, historyOf(base), o.Service, o.Env, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -397,14 +390,11 @@ file order, one at a time as with --concurrency 1 --fail-fast.`,
 			}
 			defer st.Close()
 			if name == "" {
-				latest, err := st.ListRuns(ctx, store.RunFilter{Limit: 1})
+				latest, err := resolveRun(ctx, st, "last")
 				if err != nil {
 					return err
 				}
-				if len(latest) == 0 {
-					return usagef("no stored runs: run prf check first")
-				}
-				name = latest[0].Checklist
+				name = latest.Checklist
 			}
 			history, err := checkHistory(ctx, st, name, checkHistoryRuns)
 			if err != nil {

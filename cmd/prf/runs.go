@@ -76,8 +76,11 @@ func dash(s string) string {
 }
 
 // resolveRun accepts an id, a unique prefix, or "last".
+// isLatestRun reports whether a run argument names the newest run.
+func isLatestRun(id string) bool { return id == "last" || id == "latest" }
+
 func resolveRun(ctx context.Context, st store.Store, id string) (*store.Run, error) {
-	if id == "last" || id == "latest" {
+	if isLatestRun(id) {
 		runs, err := st.ListRuns(ctx, store.RunFilter{Limit: 1})
 		if err != nil {
 			return nil, err
