@@ -594,7 +594,7 @@ factors, recommendations). Without it the form says "not assessed".`,
 			now := time.Now().UTC()
 			form := signoff.NewForm(run, results, standing, artifact, now)
 			if ro.From != "" {
-				ro.Run = run.ID
+				ro.Run, ro.Trust = run.ID, so.Trust // the trust file this authorization judged by
 				p, rel, err := assessRisk(ctx, d, g, ro)
 				if err != nil {
 					return fmt.Errorf("risk assessment: %w", err)

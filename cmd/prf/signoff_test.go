@@ -152,6 +152,14 @@ checkpoints:
 	if !strings.HasPrefix(a.Risk, "not assessed") {
 		t.Errorf("risk without --risk-from: %q", a.Risk)
 	}
+	// The risk assessment judges sign-offs by the authorization's own
+	// --trust, not by a .prf/trust.yaml in the working directory (a broken
+	// one here).
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir(".prf", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, ".prf", "trust.yaml", "people: [oops\n")
 	// --risk-from states the release's risk, from the risk model, on the
 	// signed form.
 	if code, out, errOut := as(cto, "authorize", "last", "--artifact", "sha256:a1", "--repo", repo, "--risk-from", h[1], "--risk-to", h[3]); code != 0 ||
