@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prfhq/prf/internal/atomicfile"
 	"github.com/prfhq/prf/internal/audit"
 )
 
@@ -307,7 +308,7 @@ is not compact JSON) stops the export with an error naming its seq.`,
 	return cmd
 }
 
-func runAuditExport(ctx context.Context, d *deps, g *globalOpts, o *auditExportOpts) (err error) {
+func runAuditExport(ctx context.Context, d *deps, g *globalOpts, o *auditExportOpts) error {
 	st, done, err := openAudit(ctx, d, g)
 	if err != nil {
 		return err
@@ -316,28 +317,12 @@ func runAuditExport(ctx context.Context, d *deps, g *globalOpts, o *auditExportO
 	if o.Out == "" || o.Out == "-" {
 		return audit.Export(ctx, st, d.Out)
 	}
-	// Written beside the target and renamed into place: a failed export
-	// leaves no partial file behind.
-	f, err := os.CreateTemp(filepath.Dir(o.Out), "."+filepath.Base(o.Out)+".*")
-	if err != nil {
-		return usageError{fmt.Errorf("--out: %w", err)}
+	if fi, err := os.Stat(filepath.Dir(o.Out)); err != nil || !fi.IsDir() {
+		return usagef("--out %s: its directory is not there", o.Out)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := audit.Export(ctx, st, f); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err := os.Rename(f.Name(), o.Out); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	return nil
+	// Private (the log names people), and atomic: a failed export leaves
+	// no partial file behind.
+	return atomicfile.Write(o.Out, 0o600, func(w io.Writer) error { return audit.Export(ctx, st, w) })
 }
 
 // --- anchor

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/prfhq/prf/internal/atomicfile"
 )
 
 // Files of the instance key, in the directory given to
@@ -123,19 +125,10 @@ func writePublicKey(path string, pub ed25519.PublicKey) error {
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	tmp, err := writeTemp(filepath.Dir(path), InstancePubFile, want)
-	if err != nil {
+	if err := atomicfile.WriteFile(path, want, 0o644); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return os.Chmod(path, 0o644) // readable by verifiers whatever the umask
 }
 
 // writeTemp writes b to a new file (mode 0600) in dir and syncs it.
