@@ -28,7 +28,7 @@ func auditLog(t *testing.T, dir string, n int) (db, pubFlag string, entries []au
 		t.Fatal(err)
 	}
 	defer st.Close()
-	inst, _, err := audit.LoadOrCreateInstanceKey(dir)
+	inst, _, _, err := audit.LoadOrCreateInstanceKey(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -212,7 +212,8 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 	if ropts.RunID == "" {
 		ropts.RunID = runner.NewRunID(time.Now())
 	}
-	auditRun(ctx, d, st, audit.KindRunStarted, map[string]any{"run": ropts.RunID, "checklist": cl.Name, "checklist_sha256": cl.Digest})
+	auditRun := runAuditor(d, st)
+	auditRun(ctx, audit.KindRunStarted, map[string]any{"run": ropts.RunID, "checklist": cl.Name, "checklist_sha256": cl.Digest})
 	run, runErr := runner.Run(ctx, cl, st, ropts)
 	var (
 		stored    *store.Run
@@ -226,7 +227,7 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 		if reportErr == nil {
 			payload["results_sha256"] = signoff.ResultsDigest(results)
 		}
-		auditRun(context.WithoutCancel(ctx), d, st, audit.KindRunFinished, payload)
+		auditRun(context.WithoutCancel(ctx), audit.KindRunFinished, payload)
 	}
 	if progress != nil {
 		progress.Done()
@@ -249,21 +250,29 @@ func checkAndReport(ctx context.Context, d *deps, st store.Store, cl *checklist.
 	return nil
 }
 
-// auditRun appends an automatic event, signed by the instance key (in
-// $PRF_INSTANCE_KEY_DIR or beside the database), to the store's audit log. A store without one (or a
+// runAuditor returns what appends a run's automatic events to the store's
+// audit log, signed by the instance key (in $PRF_INSTANCE_KEY_DIR or beside
+// the database), loaded once for all of them. A store without a log (or a
 // failure) is reported, never fatal to the run.
-func auditRun(ctx context.Context, d *deps, st store.Store, kind string, payload any) {
+func runAuditor(d *deps, st store.Store) func(ctx context.Context, kind string, payload any) {
 	as, ok := st.(audit.Store)
 	p, hasPath := st.(interface{ Path() string })
-	if !ok || !hasPath {
-		return
-	}
-	signer, err := instanceKey(d, p.Path())
-	if err == nil {
-		_, err = audit.Append(ctx, as, signer, kind, payload)
-	}
-	if err != nil {
-		fmt.Fprintf(d.ErrOut, "prf: audit log: %s: %v\n", kind, err)
+	var signer audit.Signer
+	var keyErr error
+	return func(ctx context.Context, kind string, payload any) {
+		if !ok || !hasPath {
+			return
+		}
+		if signer == nil && keyErr == nil {
+			signer, keyErr = instanceKey(d, p.Path())
+		}
+		err := keyErr
+		if err == nil {
+			_, err = audit.Append(ctx, as, signer, kind, payload)
+		}
+		if err != nil {
+			fmt.Fprintf(d.ErrOut, "prf: audit log: %s: %v\n", kind, err)
+		}
 	}
 }
 

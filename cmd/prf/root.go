@@ -283,9 +283,8 @@ func instanceKeyDir(d *deps, dbPath string) string {
 // log's earlier entries do not verify with.
 func instanceKey(d *deps, dbPath string) (audit.Signer, error) {
 	dir := instanceKeyDir(d, dbPath)
-	_, before := os.Stat(filepath.Join(dir, audit.InstanceKeyFile))
-	s, _, err := audit.LoadOrCreateInstanceKey(dir)
-	if err == nil && errors.Is(before, os.ErrNotExist) && d.Getenv("PRF_INSTANCE_KEY_DIR") != "" {
+	s, _, created, err := audit.LoadOrCreateInstanceKey(dir)
+	if created && d.Getenv("PRF_INSTANCE_KEY_DIR") != "" {
 		fmt.Fprintf(d.ErrOut, "prf: made a new instance key in $PRF_INSTANCE_KEY_DIR (%s); automatic audit entries from now on verify with its instance.pub\n", dir)
 	}
 	return s, err

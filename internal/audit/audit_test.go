@@ -53,7 +53,7 @@ func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	inst, _, err := audit.LoadOrCreateInstanceKey(filepath.Join(dir, "keys"))
+	inst, _, _, err := audit.LoadOrCreateInstanceKey(filepath.Join(dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -681,9 +681,9 @@ func TestAppendErrors(t *testing.T) {
 
 func TestInstanceKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	s1, pub1, err := audit.LoadOrCreateInstanceKey(dir)
-	if err != nil {
-		t.Fatal(err)
+	s1, pub1, created, err := audit.LoadOrCreateInstanceKey(dir)
+	if err != nil || !created {
+		t.Fatalf("first load: created %v, %v", created, err)
 	}
 	if want := audit.InstanceKeyID(pub1); s1.KeyID() != want || !strings.HasPrefix(want, "prf-instance:") || len(want) != len("prf-instance:")+16 {
 		t.Errorf("key id %q, want %q", s1.KeyID(), want)
@@ -697,9 +697,9 @@ func TestInstanceKey(t *testing.T) {
 			t.Errorf("%s: mode %04o, want %04o", filepath.Join(dir, name), fi.Mode().Perm(), want)
 		}
 	}
-	s2, pub2, err := audit.LoadOrCreateInstanceKey(dir)
-	if err != nil || !pub2.Equal(pub1) || s2.KeyID() != s1.KeyID() {
-		t.Fatalf("second load: %v, same key %v", err, pub2.Equal(pub1))
+	s2, pub2, created, err := audit.LoadOrCreateInstanceKey(dir)
+	if err != nil || created || !pub2.Equal(pub1) || s2.KeyID() != s1.KeyID() {
+		t.Fatalf("second load: %v, made again %v, same key %v", err, created, pub2.Equal(pub1))
 	}
 	sig, err := s2.Sign([]byte("m"))
 	if err != nil || !ed25519.Verify(pub1, []byte("m"), sig) {
@@ -714,10 +714,11 @@ func TestInstanceKey(t *testing.T) {
 	dir2 := filepath.Join(t.TempDir(), "race")
 	var mu sync.Mutex
 	ids := map[string]bool{}
+	makers := 0
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			s, _, err := audit.LoadOrCreateInstanceKey(dir2)
+			s, _, created, err := audit.LoadOrCreateInstanceKey(dir2)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -725,9 +726,15 @@ func TestInstanceKey(t *testing.T) {
 				return
 			}
 			ids[s.KeyID()] = true
+			if created {
+				makers++
+			}
 		})
 	}
 	wg.Wait()
+	if makers != 1 {
+		t.Errorf("%d of 8 loads say they made the key, want 1", makers)
+	}
 	if len(ids) != 1 {
 		t.Errorf("concurrent creation made %d keys", len(ids))
 	}
@@ -738,14 +745,14 @@ func TestInstanceKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, audit.InstancePubFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := audit.LoadOrCreateInstanceKey(dir); err == nil || !strings.Contains(err.Error(), "does not hold the public key") {
+	if _, _, _, err := audit.LoadOrCreateInstanceKey(dir); err == nil || !strings.Contains(err.Error(), "does not hold the public key") {
 		t.Errorf("mismatched instance.pub: %v", err)
 	}
 	// A key file others can read is refused.
 	if err := os.Chmod(filepath.Join(dir, audit.InstanceKeyFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := audit.LoadOrCreateInstanceKey(dir); err == nil || !strings.Contains(err.Error(), "readable by others") {
+	if _, _, _, err := audit.LoadOrCreateInstanceKey(dir); err == nil || !strings.Contains(err.Error(), "readable by others") {
 		t.Errorf("instance.key mode 0644: %v", err)
 	}
 }

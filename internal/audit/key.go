@@ -33,25 +33,26 @@ func InstanceKeyID(pub ed25519.PublicKey) string {
 }
 
 // LoadOrCreateInstanceKey returns PRF's own signer, for automatic events,
-// and its public key. The private key is dir/instance.key (created with mode
-// 0600 on first use, dir with 0700 when missing); its public key is written
-// to dir/instance.pub for verifiers. Two processes creating it at once end up
-// with the same key. A key file that others can read, or a public key file
-// that does not match the key, is an error.
-func LoadOrCreateInstanceKey(dir string) (Signer, ed25519.PublicKey, error) {
+// its public key, and whether this call made the key. The private key is
+// dir/instance.key (created with mode 0600 on first use, dir with 0700 when
+// missing); its public key is written to dir/instance.pub for verifiers.
+// Two processes creating it at once end up with the same key, and only one
+// of them reports making it. A key file that others can read, or a public
+// key file that does not match the key, is an error.
+func LoadOrCreateInstanceKey(dir string) (s Signer, pub ed25519.PublicKey, created bool, err error) {
 	keyPath := filepath.Join(dir, InstanceKeyFile)
 	priv, err := readPrivateKey(keyPath)
 	if errors.Is(err, os.ErrNotExist) {
-		priv, err = createPrivateKey(dir, keyPath)
+		priv, created, err = createPrivateKey(dir, keyPath)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit: instance key: %w", err)
+		return nil, nil, false, fmt.Errorf("audit: instance key: %w", err)
 	}
-	pub := priv.Public().(ed25519.PublicKey)
+	pub = priv.Public().(ed25519.PublicKey)
 	if err := writePublicKey(filepath.Join(dir, InstancePubFile), pub); err != nil {
-		return nil, nil, fmt.Errorf("audit: instance key: %w", err)
+		return nil, nil, false, fmt.Errorf("audit: instance key: %w", err)
 	}
-	return NewSigner(InstanceKeyID(pub), priv), pub, nil
+	return NewSigner(InstanceKeyID(pub), priv), pub, created, nil
 }
 
 func readPrivateKey(path string) (ed25519.PrivateKey, error) {
@@ -83,31 +84,33 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 
 // createPrivateKey writes a new key to a temporary file and links it into
 // place, so that no reader sees a half-written key and, when two processes
-// race, the first link wins and both use its key.
-func createPrivateKey(dir, path string) (ed25519.PrivateKey, error) {
+// race, the first link wins and both use its key; created is false for
+// the one that lost.
+func createPrivateKey(dir, path string) (priv ed25519.PrivateKey, created bool, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err = ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tmp, err := writeTemp(dir, InstanceKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return readPrivateKey(path) // another process was first
+			priv, err := readPrivateKey(path) // another process was first
+			return priv, false, err
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return priv, nil
+	return priv, true, nil
 }
 
 func writePublicKey(path string, pub ed25519.PublicKey) error {
