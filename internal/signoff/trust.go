@@ -85,22 +85,11 @@ func overridePolicy(n *yaml.Node, dec yamlx.Decoder, bad func(yamlx.Pos, string,
 		return p
 	}
 	if _, ok := o.Pos["roles"]; ok {
-		p.Roles = nil
-		seen := map[string]bool{}
-		for i, r := range o.Roles {
-			switch {
-			case strings.TrimSpace(r) == "":
-				bad(o.Pos["roles"], fmt.Sprintf("override.roles[%d]", i), "empty role")
-			case seen[NormalizeRole(r)]:
-				bad(o.Pos["roles"], fmt.Sprintf("override.roles[%d]", i), "%q is listed twice", r)
-			default:
-				seen[NormalizeRole(r)] = true
-				p.Roles = append(p.Roles, r)
-			}
-		}
+		p.Roles = o.Roles
 		if len(o.Roles) == 0 {
 			bad(o.Pos["roles"], "override.roles", "empty: name the roles that may request and approve an override")
 		}
+		checkRoles(n, o.Roles, "override", bad)
 	}
 	if _, ok := o.Pos["required"]; ok {
 		if o.Required < 2 {
@@ -272,10 +261,16 @@ func checkPersonRoles(p *Person, item *yaml.Node, field string, bad func(yamlx.P
 		bad(p.Pos["roles"], field+".roles", "empty: a person holds at least one role")
 		return
 	}
+	checkRoles(item, p.Roles, field, bad)
+}
+
+// checkRoles reports an empty role, one that is not a single line and one
+// listed twice, each at its place in parent's roles list.
+func checkRoles(parent *yaml.Node, roles []string, field string, bad func(yamlx.Pos, string, string, ...any)) {
 	seen := map[string]bool{}
-	for j, r := range p.Roles {
+	for j, r := range roles {
 		rf := fmt.Sprintf("%s.roles[%d]", field, j)
-		rp := yamlx.FieldPos(item, fmt.Sprintf("roles[%d]", j))
+		rp := yamlx.FieldPos(parent, fmt.Sprintf("roles[%d]", j))
 		n := NormalizeRole(r)
 		switch {
 		case n == "":

@@ -150,8 +150,8 @@ func TestLoadTrustBad(t *testing.T) {
 		{"documents.bad.yaml", []string{`2:1: more than one YAML document: a trust file is one document`}},
 		{"no-people.bad.yaml", []string{`2:1: people: missing: a trust file lists its people under people:`}},
 		{"override.bad.yaml", []string{
-			`14:10: override.roles[1]: empty role`,
-			`14:10: override.roles[2]: "sre lead" is listed twice`,
+			`14:21: override.roles[1]: empty role`,
+			`14:25: override.roles[2]: role "sre lead" listed twice`,
 			`15:13: override.required: 1: an override needs at least 2 people (the two-person rule)`,
 			`16:11: override.window: 48h0m0s: want more than 0 and at most 24h0m0s`,
 			`17:3: override.quorum: unknown field "quorum"`,
