@@ -165,3 +165,28 @@ func TestAuditCorruptTime(t *testing.T) {
 		t.Errorf("append after a damaged head: %+v, %v", e, err)
 	}
 }
+
+// The entries of one kind are found by the kind index, in seq order,
+// without a scan of the log or a sort.
+func TestAuditEntriesOfKindUsesTheIndex(t *testing.T) {
+	db := openTemp(t)
+	defer db.Close()
+	rows, err := db.r.Query(`EXPLAIN QUERY PLAN SELECT `+auditColumns+` FROM audit_log WHERE kind = ? ORDER BY seq`, "override")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	got := strings.Join(plan, "; ")
+	if !strings.Contains(got, "USING INDEX audit_log_kind") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("query plan %q: want the kind index and no sort", got)
+	}
+}
