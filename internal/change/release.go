@@ -92,27 +92,11 @@ func Range(ctx context.Context, repo, from, to string) (*Release, error) {
 		return nil, err
 	}
 	rel := &Release{Repo: repo, From: from, To: to, ToHash: toHash}
-	name := to
-	if from != "" {
-		name = from + ".." + to
-		if rel.FromHash, err = r.resolve(ctx, from); err != nil {
-			return nil, err
-		}
-		ok, err := r.isAncestor(ctx, rel.FromHash, rel.ToHash)
-		if err != nil {
-			return nil, fmt.Errorf("range %q: %w", name, err)
-		}
-		if !ok {
-			return nil, fmt.Errorf("range %q in repository %q: %q %w %q", name, repo, from, ErrNotAncestor, to)
-		}
-	}
-	in, err := r.between(ctx, rel.FromHash, rel.ToHash)
+	fromHash, in, err := r.span(ctx, repo, from, to, toHash)
 	if err != nil {
-		return nil, fmt.Errorf("range %q: %w", name, err)
+		return nil, err
 	}
-	if len(in) == 0 {
-		return nil, fmt.Errorf("range %q in repository %q holds no commits (merges aside): %w", name, repo, ErrEmptyRange)
-	}
+	rel.FromHash = fromHash
 	history, err := r.history(ctx, to, rel.ToHash)
 	if err != nil {
 		return nil, err
@@ -135,27 +119,53 @@ func (rel *Release) Sub(ctx context.Context, from, to string) (*Release, error) 
 	}
 	sub := &Release{Repo: rel.Repo, From: from, To: to, ToHash: toHash, history: rel.history,
 		HistoryHashes: rel.HistoryHashes, HistoryMetrics: rel.HistoryMetrics}
-	name := to
-	if from != "" {
-		name = from + ".." + to
-		if sub.FromHash, err = r.resolve(ctx, from); err != nil {
-			return nil, err
-		}
-	}
-	in, err := r.between(ctx, sub.FromHash, toHash)
+	fromHash, in, err := r.span(ctx, rel.Repo, from, to, toHash)
 	if err != nil {
-		return nil, fmt.Errorf("range %q: %w", name, err)
+		return nil, err
 	}
-	if len(in) == 0 {
-		return nil, fmt.Errorf("range %q in repository %q holds no commits (merges aside): %w", name, rel.Repo, ErrEmptyRange)
-	}
+	sub.FromHash = fromHash
 	for h := range in {
 		if _, ok := rel.history.index[h]; !ok {
-			return nil, fmt.Errorf("range %q in repository %q: %w of %q", name, rel.Repo, ErrNotInHistory, rel.To)
+			return nil, fmt.Errorf("range %q in repository %q: %w of %q", rangeName(from, to), rel.Repo, ErrNotInHistory, rel.To)
 		}
 	}
 	sub.selectRange(in)
 	return sub, nil
+}
+
+// rangeName is how errors name the range from..to.
+func rangeName(from, to string) string {
+	if from == "" {
+		return to
+	}
+	return from + ".." + to
+}
+
+// span resolves from, checks it is an ancestor of to (toHash), and
+// returns the non-merge commits of from..to; the errors name the range and
+// the repository (ErrUnknownRevision, ErrNotAncestor, ErrEmptyRange). An
+// empty from takes all of to's history.
+func (r repository) span(ctx context.Context, repo, from, to, toHash string) (fromHash string, in map[string]bool, err error) {
+	name := rangeName(from, to)
+	if from != "" {
+		if fromHash, err = r.resolve(ctx, from); err != nil {
+			return "", nil, err
+		}
+		ok, err := r.isAncestor(ctx, fromHash, toHash)
+		if err != nil {
+			return "", nil, fmt.Errorf("range %q: %w", name, err)
+		}
+		if !ok {
+			return "", nil, fmt.Errorf("range %q in repository %q: %q %w %q", name, repo, from, ErrNotAncestor, to)
+		}
+	}
+	if in, err = r.between(ctx, fromHash, toHash); err != nil {
+		return "", nil, fmt.Errorf("range %q: %w", name, err)
+	}
+	if len(in) == 0 {
+		return "", nil, fmt.Errorf("range %q in repository %q holds no commits (merges aside): %w", name, repo, ErrEmptyRange)
+	}
+	return fromHash, in, nil
 }
 
 // Owners are up to n authors who changed the release's files most in

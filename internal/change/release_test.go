@@ -297,4 +297,13 @@ func TestReleaseHistorySubAndOwners(t *testing.T) {
 	if _, err := rel.Sub(t.Context(), "main~1", "other"); !errors.Is(err, ErrNotInHistory) {
 		t.Errorf("a range off the release's history: %v", err)
 	}
+	// Sub refuses what Range refuses: a from that is not an ancestor.
+	for name, f := range map[string]func() error{
+		"Sub":   func() error { _, err := rel.Sub(t.Context(), "other", "main"); return err },
+		"Range": func() error { _, err := Range(t.Context(), r.dir, "other", "main"); return err },
+	} {
+		if err := f(); !errors.Is(err, ErrNotAncestor) {
+			t.Errorf("%s other..main: %v, want ErrNotAncestor", name, err)
+		}
+	}
 }
