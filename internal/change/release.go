@@ -23,11 +23,10 @@ type Release struct {
 	Commits []Commit  // oldest first, in History's order
 	Metrics []Metrics // Metrics[i] measures Commits[i]
 
-	// The whole history up to To, in History's order: each commit's hash
-	// and metrics, and where the range's commits stand in it (Commits[i]
-	// is history commit Index[i]). A model that ranks a commit against
-	// the commits before it reads them here.
-	HistoryHashes  []string
+	// The whole history up to To, in History's order: each commit's
+	// metrics, and where the range's commits stand in it (Commits[i] is
+	// history commit Index[i]). A model that ranks a commit against the
+	// commits before it reads them here.
 	HistoryMetrics []Metrics
 	Index          []int
 
@@ -40,9 +39,8 @@ type Release struct {
 	Files    []string // the distinct paths the range changes, sorted
 	Services []string // their top-level directories, sorted; "." for files at the root
 
-	// Migrations counts the changed files that look like database
-	// migrations (IsMigration); MigrationFiles names them.
-	Migrations     int
+	// MigrationFiles are the changed files that look like database
+	// migrations (IsMigration).
 	MigrationFiles []string
 	// DependencyManifests are the changed dependency manifests and lock
 	// files (IsDependencyManifest).
@@ -66,14 +64,10 @@ type Aggregate struct {
 	// inside the range, once).
 	LT int
 
-	Fix   bool // any commit is a fix (FIX = 1)
-	Fixes int  // how many are
+	Fixes int // commits that are fixes (FIX = 1)
 
 	// Min, Mean and Max of each metric over the range's commits.
 	Min, Mean, Max Metrics
-	// MinEXP is Min[EXP]: the earlier commits of the least experienced
-	// author of the range, as of their commit.
-	MinEXP float64
 }
 
 // Range returns the release from..to of a repository: the non-merge
@@ -102,7 +96,7 @@ func Range(ctx context.Context, repo, from, to string) (*Release, error) {
 		return nil, err
 	}
 	rel.history = measure(history)
-	rel.HistoryHashes, rel.HistoryMetrics = rel.history.hashes, rel.history.metrics
+	rel.HistoryMetrics = rel.history.metrics
 	rel.selectRange(in)
 	return rel, nil
 }
@@ -118,7 +112,7 @@ func (rel *Release) Sub(ctx context.Context, from, to string) (*Release, error) 
 		return nil, err
 	}
 	sub := &Release{Repo: rel.Repo, From: from, To: to, ToHash: toHash, history: rel.history,
-		HistoryHashes: rel.HistoryHashes, HistoryMetrics: rel.HistoryMetrics}
+		HistoryMetrics: rel.HistoryMetrics}
 	fromHash, in, err := r.span(ctx, rel.Repo, from, to, toHash)
 	if err != nil {
 		return nil, err
@@ -303,8 +297,6 @@ func aggregate(commits []Commit, metrics []Metrics, lt int) Aggregate {
 	if len(metrics) == 0 {
 		g.Min, g.Max = Metrics{}, Metrics{}
 	}
-	g.Fix = g.Fixes > 0
-	g.MinEXP = g.Min[EXP]
 	return g
 }
 
@@ -336,7 +328,6 @@ func (rel *Release) classify() {
 			rel.ConfigOnly = false
 		}
 	}
-	rel.Migrations = len(rel.MigrationFiles)
 	rel.Services = slices.Sorted(maps.Keys(services))
 }
 

@@ -78,8 +78,8 @@ func TestRange(t *testing.T) {
 		if want := []string{".", "db", "svc-a", "web"}; !slices.Equal(rel.Services, want) {
 			t.Errorf("Services %q, want %q", rel.Services, want)
 		}
-		if rel.Migrations != 1 || !slices.Equal(rel.MigrationFiles, []string{"db/migrations/0002_users.sql"}) {
-			t.Errorf("Migrations %d %q, want 1", rel.Migrations, rel.MigrationFiles)
+		if len(rel.MigrationFiles) != 1 || !slices.Equal(rel.MigrationFiles, []string{"db/migrations/0002_users.sql"}) {
+			t.Errorf("migrations %q, want 1", rel.MigrationFiles)
 		}
 		if want := []string{"go.sum", "web/package.json"}; !slices.Equal(rel.DependencyManifests, want) {
 			t.Errorf("DependencyManifests %q, want %q", rel.DependencyManifests, want)
@@ -90,7 +90,7 @@ func TestRange(t *testing.T) {
 		g := rel.Aggregate
 		// Churn per file 1, 1, 2, 1 of 5: -(3·0.2·log2 0.2 + 0.4·log2 0.4).
 		if g.Commits != 2 || g.Authors != 2 || g.NS != 4 || g.ND != 4 || g.NF != 4 ||
-			g.LA != 5 || g.LD != 0 || g.LT != 1 || !g.Fix || g.Fixes != 1 || g.MinEXP != 0 ||
+			g.LA != 5 || g.LD != 0 || g.LT != 1 || g.Fixes != 1 || g.Min[EXP] != 0 ||
 			math.Abs(g.Entropy-1.9219) > 5e-5 {
 			t.Errorf("Aggregate = %+v", g)
 		}
@@ -107,14 +107,14 @@ func TestRange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rel.ConfigOnly || rel.Migrations != 0 || len(rel.DependencyManifests) != 0 {
-			t.Errorf("ConfigOnly %v, Migrations %d, manifests %q", rel.ConfigOnly, rel.Migrations, rel.DependencyManifests)
+		if !rel.ConfigOnly || len(rel.MigrationFiles) != 0 || len(rel.DependencyManifests) != 0 {
+			t.Errorf("ConfigOnly %v, migrations %q, manifests %q", rel.ConfigOnly, rel.MigrationFiles, rel.DependencyManifests)
 		}
 		if want := []string{".", "config", "deploy"}; !slices.Equal(rel.Services, want) {
 			t.Errorf("Services %q, want %q", rel.Services, want)
 		}
 		// alice made "init" before: EXP 1 even though it is outside the range.
-		if g := rel.Aggregate; g.Commits != 1 || g.Authors != 1 || g.MinEXP != 1 || g.Fix {
+		if g := rel.Aggregate; g.Commits != 1 || g.Authors != 1 || g.Min[EXP] != 1 || g.Fixes != 0 {
 			t.Errorf("Aggregate = %+v", g)
 		}
 	})
@@ -126,8 +126,8 @@ func TestRange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rel.Commits) != 2 || rel.Migrations != 1 {
-			t.Errorf("%d commits, %d migrations, want 2 and 1", len(rel.Commits), rel.Migrations)
+		if len(rel.Commits) != 2 || len(rel.MigrationFiles) != 1 {
+			t.Errorf("%d commits, %d migrations, want 2 and 1", len(rel.Commits), len(rel.MigrationFiles))
 		}
 	})
 
@@ -266,9 +266,9 @@ func TestReleaseHistorySubAndOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rel.HistoryHashes) != 4 || len(rel.HistoryMetrics) != 4 || len(rel.Index) != 1 || rel.Index[0] != 3 ||
-		rel.HistoryHashes[3] != rel.Commits[0].Hash || rel.HistoryMetrics[3] != rel.Metrics[0] {
-		t.Errorf("history %d hashes, %d metrics, index %v", len(rel.HistoryHashes), len(rel.HistoryMetrics), rel.Index)
+	if len(rel.history.hashes) != 4 || len(rel.HistoryMetrics) != 4 || len(rel.Index) != 1 || rel.Index[0] != 3 ||
+		rel.history.hashes[3] != rel.Commits[0].Hash || rel.HistoryMetrics[3] != rel.Metrics[0] {
+		t.Errorf("history %d hashes, %d metrics, index %v", len(rel.history.hashes), len(rel.HistoryMetrics), rel.Index)
 	}
 	if got := rel.Owners(3); !reflect.DeepEqual(got, []string{"ann@example.com", "cy@example.com"}) {
 		t.Errorf("owners %v: want ann (2 changes of a.go), then cy (1)", got)
