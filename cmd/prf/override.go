@@ -140,18 +140,20 @@ func newOverrideRequestCmd(d *deps, g *globalOpts) *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return usagef("give --reason: it is signed and shown to whoever approves")
 			}
-			trust, key, st, err := so.open(ctx, d, g)
+			trust, key, st, err := so.open(ctx, d, g, func(trust *signoff.Trust, key *signoff.Key) (err error) {
+				if role, err = overrideRole(trust, key.Email, role); err != nil {
+					return err
+				}
+				if p, n := trust.Override, trust.HoldingAny(trust.Override.Roles); n < p.Required {
+					return usagef("the override rule needs %d people holding %s, and the trust file %s lists %d: no override could take effect; add people or change the rule",
+						p.Required, strings.Join(p.Roles, ", "), so.Trust, n)
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if role, err = overrideRole(trust, key.Email, role); err != nil {
-				return err
-			}
-			if p := trust.Override; trust.HoldingAny(p.Roles) < p.Required {
-				return usagef("the override rule needs %d people holding %s, and the trust file %s lists %d: no override could take effect; add people or change the rule",
-					p.Required, strings.Join(p.Roles, ", "), so.Trust, trust.HoldingAny(p.Roles))
-			}
 			if runArg != "" {
 				run, err := resolveRun(ctx, st, runArg)
 				if err != nil {
@@ -190,14 +192,14 @@ func newOverrideApproveCmd(d *deps, g *globalOpts) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			trust, key, st, err := so.open(ctx, d, g)
+			trust, key, st, err := so.open(ctx, d, g, func(trust *signoff.Trust, key *signoff.Key) (err error) {
+				role, err = overrideRole(trust, key.Email, role)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if role, err = overrideRole(trust, key.Email, role); err != nil {
-				return err
-			}
 			stmts, before, err := loadOverride(ctx, st, args[0], trust)
 			if err != nil {
 				return err

@@ -140,10 +140,15 @@ func noteTrust(ctx context.Context, d *deps, g *globalOpts, st approvalStore, tr
 
 // open loads the signer and opens the store: what every signing command
 // does first.
-func (o *signerOpts) open(ctx context.Context, d *deps, g *globalOpts) (*signoff.Trust, *signoff.Key, approvalStore, error) {
+func (o *signerOpts) open(ctx context.Context, d *deps, g *globalOpts, checks ...func(*signoff.Trust, *signoff.Key) error) (*signoff.Trust, *signoff.Key, approvalStore, error) {
 	trust, key, err := o.signer(d)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	for _, check := range checks { // refusals that need no store come before it opens
+		if err := check(trust, key); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	st, err := openApprovalStore(ctx, d, g, trust)
 	if err != nil {
@@ -564,14 +569,16 @@ factors, recommendations). Without it the form says "not assessed".`,
 			if format != "markdown" && format != "json" {
 				return usagef("-o %q: want markdown or json", format)
 			}
-			trust, key, st, err := so.open(ctx, d, g)
+			trust, key, st, err := so.open(ctx, d, g, func(trust *signoff.Trust, key *signoff.Key) error {
+				if !trust.HasRole(key.Email, signoff.Authorizer) {
+					return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if !trust.HasRole(key.Email, signoff.Authorizer) {
-				return usagef("%s does not hold the role %s in %s", key.Email, signoff.Authorizer, so.Trust)
-			}
 			run, results, standing, err := runStanding(ctx, st, args[0], so.Checklist, trust)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -416,6 +417,14 @@ func TestOverridePolicyFromTrust(t *testing.T) {
 		if code, _, errOut := as(who, "override", "request", "rollback", "--reason", "errors at 9%"); code != 2 || !strings.Contains(errOut, "none of the override roles (Security Lead, Development Lead, QA Lead)") {
 			t.Fatalf("request by %s, in a default override role the trust file left out: exit %d\n%s", who, code, errOut)
 		}
+	}
+	// A refusal that needs no store comes before one is opened.
+	untouched := filepath.Join(t.TempDir(), "untouched.db")
+	if code, _, _ := e.prf(t, "override", "request", "rollback", "--reason", "x", "--db", untouched, "--trust", e.trust, "--as", people["SRE Lead"]); code != 2 {
+		t.Errorf("refused request: exit %d", code)
+	}
+	if _, err := os.Stat(untouched); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused request opened the store: %v", err)
 	}
 	// A rule no one could meet is refused at the request, not found out in
 	// an emergency.
