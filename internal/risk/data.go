@@ -11,16 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prfhq/prf/internal/change"
 )
 
-// NumFeatures is the number of change metrics of a row (Kamei et al.).
-const NumFeatures = 14
-
-// FeatureNames are the change metrics in the order of Row.X.
-var featureNames = [NumFeatures]string{
-	"NS", "ND", "NF", "Entropy", "LA", "LD", "LT", "FIX",
-	"NDEV", "AGE", "NUC", "EXP", "REXP", "SEXP",
-}
+// NumFeatures is the number of change metrics of a row (Kamei et al.):
+// internal/change's metrics, in its order.
+const NumFeatures = len(change.Metrics{})
 
 // featureColumns are the CSV header names of the metrics, in Row.X order
 // ("entrophy" is spelled as in the public data).
@@ -29,14 +26,17 @@ var featureColumns = [NumFeatures]string{
 	"ndev", "age", "nuc", "exp", "rexp", "sexp",
 }
 
-// Indexes into Row.X used by the size floor.
+// Indexes into Row.X.
 const (
-	featLA = 4
-	featLD = 5
+	featNF  = int(change.NF)
+	featLA  = int(change.LA)
+	featLD  = int(change.LD)
+	featLT  = int(change.LT)
+	featNUC = int(change.NUC)
 )
 
 // FeatureNames returns the change metrics in the order of Row.X.
-func FeatureNames() []string { return append([]string(nil), featureNames[:]...) }
+func FeatureNames() []string { return change.MetricNames() }
 
 // Row is one change: when it happened, whether it induced a defect, and
 // its change metrics.
@@ -194,12 +194,12 @@ var kamei2013Columns = [NumFeatures]string{
 // denormalise undoes Kamei et al.'s normalisation (LA and LD divided by
 // LT, LT and NUC by NF) so the metrics read as in the other files.
 func denormalise(x *[NumFeatures]float64) {
-	nf := x[2]
-	x[6] *= nf        // LT
-	x[featLA] *= x[6] // LA
-	x[featLD] *= x[6] // LD
-	x[10] *= nf       // NUC
-	for _, j := range []int{6, featLA, featLD, 10} {
+	nf := x[featNF]
+	x[featLT] *= nf
+	x[featLA] *= x[featLT]
+	x[featLD] *= x[featLT]
+	x[featNUC] *= nf
+	for _, j := range []int{featLT, featLA, featLD, featNUC} {
 		x[j] = math.Round(x[j]*1000) / 1000 // the files' rounding leaves 2.9999
 	}
 }

@@ -3,6 +3,8 @@ package risk
 import (
 	"math"
 	"slices"
+
+	"github.com/prfhq/prf/internal/change"
 )
 
 // HistoryWindow is how many earlier changes of the same project a change's
@@ -13,7 +15,7 @@ const HistoryWindow = 2000
 // developers, files and authors accumulate history): NDEV, AGE, NUC, EXP,
 // REXP, SEXP. A threshold learnt on 2015's values is stale in 2018, so
 // the ensemble sees them as ranks among the project's recent changes.
-var experienceFeatures = [...]int{8, 9, 10, 11, 12, 13}
+var experienceFeatures = [...]int{int(change.NDEV), int(change.AGE), int(change.NUC), int(change.EXP), int(change.REXP), int(change.SEXP)}
 
 // RankHistory returns a copy of time-ordered rows of one project in which
 // each experience metric is replaced by its rank among the same metric of

@@ -38,7 +38,7 @@ func TestLRLearnsSeparable(t *testing.T) {
 	}
 	for j, c := range m.Coef {
 		if j != featLA && math.Abs(c) >= m.Coef[featLA]/10 {
-			t.Errorf("coef[%s] = %v, not small next to LA's %v", featureNames[j], c, m.Coef[featLA])
+			t.Errorf("coef[%s] = %v, not small next to LA's %v", FeatureNames()[j], c, m.Coef[featLA])
 		}
 	}
 	// The explanation is exact: intercept + contributions = logit.
